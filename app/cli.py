@@ -1,0 +1,213 @@
+"""The ``baton`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from app.core.clock import SystemClock
+from app.core.db import Database, make_engine
+from app.core.logging import configure_logging
+from app.core.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = None) -> T:
+    settings = settings or _settings()
+
+    async def runner() -> T:
+        db = Database(
+            make_engine(
+                settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+            ),
+            SystemClock(),
+        )
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(runner())
+
+
+@click.group(help="Baton: on-call rotations, paging and incident management.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Serve the HTTP API and, unless disabled, the engine.")
+@click.option("--host", default=None, help="Listen address (BATON_HOST).")
+@click.option("--port", type=int, default=None, help="Listen port (BATON_PORT).")
+@click.option("--no-engine", is_flag=True, help="API only: do not run paging jobs here.")
+@click.option("--migrate", "migrate_first", is_flag=True, help="Upgrade the schema first.")
+def serve(host: str | None, port: int | None, no_engine: bool, migrate_first: bool) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    if migrate_first:
+        from app.core.migrations import upgrade_url
+
+        upgrade_url(_settings().database_url)
+
+    overrides: dict[str, Any] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    if no_engine:
+        overrides["engine_enabled"] = False
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    click.echo(f"Baton is listening on http://{settings.host}:{settings.port}", err=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        proxy_headers=True,
+    )
+
+
+@main.command(help="Exit 0 if the local server answers /healthz (for container health checks).")
+@click.option("--timeout", default=3.0, show_default=True)
+def healthcheck(timeout: float) -> None:
+    import httpx
+
+    settings = _settings()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    try:
+        response = httpx.get(f"http://{host}:{settings.port}/healthz", timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"unhealthy: {exc}") from None
+    if response.status_code != 200:
+        raise click.ClickException(f"unhealthy: HTTP {response.status_code}")
+    click.echo("ok")
+
+
+@main.command(help="Upgrade the database schema (to the latest revision by default).")
+@click.argument("revision", default="head")
+def migrate(revision: str) -> None:
+    from app.core.migrations import upgrade
+
+    settings = _settings()
+
+    async def work(db: Database) -> None:
+        await upgrade(db.engine, revision)
+
+    _run(work, settings)
+    click.echo(f"database schema is at {revision}", err=True)
+
+
+@main.command(help="Downgrade the database schema to REVISION ('base' removes everything).")
+@click.argument("revision")
+@click.confirmation_option(prompt="Downgrading can drop data. Continue?")
+def downgrade(revision: str) -> None:
+    from app.core.migrations import downgrade as run_downgrade
+
+    async def work(db: Database) -> None:
+        await run_downgrade(db.engine, revision)
+
+    _run(work)
+    click.echo(f"database schema is at {revision}", err=True)
+
+
+@main.command(help="Create the first admin (if needed) and print an API token for it.")
+@click.option("--email", default=None, help="The admin's e-mail (BATON_BOOTSTRAP_ADMIN_EMAIL).")
+@click.option("--name", default=None, help="The admin's name.")
+def init(email: str | None, name: str | None) -> None:
+    from app.people.service import ensure_bootstrap_admin
+
+    settings = _settings()
+    preset = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as session:
+            _, issued = await ensure_bootstrap_admin(
+                session,
+                email=email or settings.bootstrap_admin_email,
+                name=name or settings.bootstrap_admin_name,
+                token_secret=preset,
+            )
+        return issued.secret if issued else preset or ""
+
+    token = _run(work, settings)
+    click.echo(f"Admin token: {token}")
+    click.echo(f"Try: curl -H 'Authorization: Bearer {token}' {settings.public_url}/api/v1/users")
+
+
+@main.command(help="Make the database match a declarative YAML file (idempotent).")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--prune", is_flag=True, help="Delete what an earlier apply created and the file no longer has."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+def apply(file: Path, prune: bool, dry_run: bool) -> None:
+    from app.declarative.apply import ConfigFileError, apply_config, load_config_file
+    from app.declarative.report import Action, ApplyReport
+
+    try:
+        config = load_config_file(file)
+    except ConfigFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    class _DryRun(Exception):
+        pass
+
+    async def work(db: Database) -> ApplyReport:
+        report = ApplyReport()
+        try:
+            async with db.transaction() as session:
+                report = await apply_config(session, config, prune=prune)
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        return report
+
+    try:
+        report = _run(work)
+    except ConfigFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    for change in report.changes:
+        if change.action is not Action.UNCHANGED:
+            click.echo(change.describe())
+    prefix = "dry run: would apply" if dry_run else "applied"
+    click.echo(f"{prefix} {file}: {report.summary()}", err=True)
+
+
+@main.group(help="API tokens.")
+def token() -> None:
+    pass
+
+
+@token.command("create", help="Issue an API token for a user (shown once).")
+@click.option("--email", required=True)
+@click.option("--name", default="cli")
+def token_create(email: str, name: str) -> None:
+    from app.people.service import get_user_by_email, issue_token
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as session:
+            user = await get_user_by_email(session, email)
+            if user is None:
+                raise click.ClickException(f"no user with e-mail {email}")
+            return (await issue_token(session, user.id, name)).secret
+
+    click.echo(_run(work))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""Database engine, sessions, the declarative base and the column types every domain shares.
+
+A request's session commits or rolls back at the edge (``get_session``); services never commit.
+Side effects that must only happen once data is durable (waking the dispatcher, sending a
+verification code) are registered with :func:`on_commit` and run right after the commit.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Enum,
+    Integer,
+    MetaData,
+    event,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from app.core.clock import Clock
+from app.core.errors import BatonError
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant stored in UTC and always read back timezone-aware.
+
+    SQLite has no time zone support, so without this a value would come back naive and
+    silently compare wrong against aware datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC instant")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+BigIntegerType = BigInteger().with_variant(Integer(), "sqlite")
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def str_enum(enum_class: type[E], length: int = 32) -> Enum:
+    """A portable enum column: VARCHAR plus a CHECK constraint, no native PostgreSQL type."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+IntPK = Annotated[int, mapped_column(BigIntegerType, primary_key=True, autoincrement=True)]
+Instant = Annotated[datetime, mapped_column(UTCDateTime())]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class TimestampMixin:
+    """``created_at``/``updated_at`` stamped from the session's injected clock at flush."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+def session_clock(session: Session | AsyncSession) -> Clock:
+    clock = session.info.get("clock")
+    if clock is None:
+        raise RuntimeError("session has no clock; create sessions through Database.session()")
+    return clock
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_timestamps(session: Session, _context: Any, _instances: Any) -> None:
+    stamped = [o for o in session.new if isinstance(o, TimestampMixin)]
+    stamped += [o for o in session.dirty if isinstance(o, TimestampMixin)]
+    if not stamped:
+        return
+    now = session_clock(session).now()
+    for obj in session.new:
+        if isinstance(obj, TimestampMixin):
+            if getattr(obj, "created_at", None) is None:
+                obj.created_at = now
+            obj.updated_at = now
+    for obj in session.dirty:
+        if isinstance(obj, TimestampMixin) and session.is_modified(obj, include_collections=False):
+            obj.updated_at = now
+
+
+AfterCommit = Callable[[], Awaitable[None] | None]
+
+
+def on_commit(session: AsyncSession | Session, callback: AfterCommit) -> None:
+    """Run ``callback`` once the surrounding transaction has committed (never on rollback)."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        try:
+            result = callback()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            # The data is committed; a failed side effect must not turn into an error answer.
+            log.exception("after-commit callback failed")
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the driver so every transaction can start with
+        # BEGIN IMMEDIATE: SQLite has one writer, and a deferred transaction that upgrades to a
+        # write lock fails with SQLITE_BUSY instead of waiting.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    sqlite_busy_timeout_ms: int = 10_000,
+    echo: bool = False,
+) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": sqlite_busy_timeout_ms / 1000}
+    else:
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        _configure_sqlite(engine, sqlite_busy_timeout_ms)
+    return engine
+
+
+class Database:
+    """The engine plus a session factory whose sessions carry the injected clock."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def new_session(self) -> AsyncSession:
+        session = self._sessionmaker()
+        session.info["clock"] = self.clock
+        return session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work outside a request (CLI, engine jobs): commit, then side effects."""
+        async with self.new_session() as session:
+            try:
+                yield session
+                await session.commit()
+            except BatonError as exc:
+                await (session.commit() if exc.keep_changes else session.rollback())
+                session.info.pop("after_commit", None)
+                raise
+            except BaseException:
+                await session.rollback()
+                session.info.pop("after_commit", None)
+                raise
+        await run_after_commit(session)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

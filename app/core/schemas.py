@@ -1,0 +1,33 @@
+"""Shared API shapes: strict input models, pages of results."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.core import validation
+
+T = TypeVar("T")
+
+
+class InputModel(BaseModel):
+    """Request bodies refuse unknown fields: a typo should fail loudly, not be ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+TimeZoneName = Annotated[str, AfterValidator(validation.time_zone)]
+EmailAddress = Annotated[str, AfterValidator(validation.email)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(validation.non_blank)]

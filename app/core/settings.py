@@ -1,0 +1,115 @@
+"""One settings object, read from ``BATON_*`` environment variables and an optional env file.
+
+Settings are read at the composition roots (app factory, CLI, engine start) and passed down;
+nothing below those roots imports this module to look a value up.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "baton-development-secret-change-me"  # noqa: S105 - a known placeholder
+DEFAULT_CONFIG_FILE = Path("config/baton.env")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+class InsecureSettingsError(RuntimeError):
+    """Raised when production mode would run with a default or missing secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BATON_",
+        env_file=None,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./baton.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = Field(
+        default="",
+        description="The URL people and providers reach Baton at; defaults to http://HOST:PORT.",
+    )
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    bootstrap_token: SecretStr | None = None
+    bootstrap_admin_email: str = "admin@example.com"
+    bootstrap_admin_name: str = "Baton Admin"
+
+    engine_enabled: bool = True
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    db_echo: bool = False
+
+    graceful_shutdown_seconds: int = Field(default=20, ge=0)
+    verification_code_ttl_minutes: int = Field(default=10, ge=1)
+    verification_max_attempts: int = Field(default=5, ge=1)
+    verification_resend_seconds: int = Field(default=30, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_async_drivers(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        self.public_url = self.public_url.rstrip("/")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check_production_safety(self) -> None:
+        """Refuse to run production with secrets anyone can read in our source code."""
+        if self.env is not Environment.PRODUCTION:
+            return
+        problems: list[str] = []
+        secret = self.secret_key.get_secret_value()
+        if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
+            problems.append("BATON_SECRET_KEY must be set to a random value of 32+ characters")
+        if self.bootstrap_token is not None and len(self.bootstrap_token.get_secret_value()) < 32:
+            problems.append("BATON_BOOTSTRAP_TOKEN must be at least 32 characters")
+        if problems:
+            raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs people paste and map them to the async drivers Baton uses."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    return url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, the optional env file, then explicit overrides.
+
+    The env file is ``BATON_CONFIG_FILE`` or ``config/baton.env`` when it exists; real
+    environment variables win over it.
+    """
+    config_file = Path(os.environ.get("BATON_CONFIG_FILE", DEFAULT_CONFIG_FILE))
+    env_file = config_file if config_file.is_file() else None
+    return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]

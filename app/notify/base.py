@@ -1,0 +1,70 @@
+"""The provider protocol: how a message leaves Baton. Providers are chosen once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from app.people.models import ContactType
+
+
+class MessageKind(StrEnum):
+    PAGE = "page"
+    VERIFICATION = "verification"
+    TEST = "test"
+    REMINDER = "reminder"
+    STATUS_UPDATE = "status_update"
+    SUMMARY = "summary"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    contact_type: ContactType
+    address: str
+    kind: MessageKind
+    subject: str
+    text: str
+    user_id: int | None = None
+    # Structured context for rich channels (Slack blocks, e-mail HTML, webhook JSON).
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+class DeliveryStatus(StrEnum):
+    SENT = "sent"
+    TEMPORARY_FAILURE = "temporary_failure"
+    PERMANENT_FAILURE = "permanent_failure"
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: DeliveryStatus
+    provider: str
+    provider_message_id: str | None = None
+    detail: str = ""
+    retry_after_seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is DeliveryStatus.SENT
+
+
+class Provider(Protocol):
+    name: str
+
+    async def send(self, message: OutboundMessage) -> DeliveryResult: ...
+
+
+class Notifier:
+    """Routes each message to the provider configured for its contact type."""
+
+    def __init__(self, providers: dict[ContactType, Provider], fallback: Provider) -> None:
+        self._providers = providers
+        self._fallback = fallback
+
+    def provider_for(self, contact_type: ContactType) -> Provider:
+        return self._providers.get(contact_type, self._fallback)
+
+    async def send(self, message: OutboundMessage) -> DeliveryResult:
+        return await self.provider_for(message.contact_type).send(message)

@@ -1,0 +1,115 @@
+"""The shared test harness: databases, an app with a movable clock, an HTTP client, factories."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.core.clock import ManualClock
+from app.core.db import Database, make_engine
+from app.core.settings import Environment, Settings
+from app.main import Overrides, create_app
+from app.notify.console import ConsoleProvider
+from tests import dbutil
+from tests.factories import Factory
+
+PUBLIC_URL = "http://baton.test"
+# A Monday morning, away from any DST change; tests that need other instants set the clock.
+DEFAULT_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def database_backend() -> str:
+    return "postgresql" if dbutil.postgres_base_url() else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def _template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = dbutil.postgres_base_url()
+    if base:
+        url = dbutil.create_postgres_database(base, f"tests_{_worker_id()}")
+        asyncio.run(dbutil.migrate_url(url))
+        yield url
+        dbutil.drop_postgres_database(url)
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        url = dbutil.sqlite_url(path)
+        asyncio.run(dbutil.migrate_url(url))
+        yield str(path)
+
+
+@pytest.fixture
+async def database_url(_template_database: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated, empty database for this test alone."""
+    if dbutil.postgres_base_url():
+        yield _template_database
+        await dbutil.truncate_all(_template_database)
+    else:
+        yield dbutil.copy_sqlite(Path(_template_database), tmp_path)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(DEFAULT_NOW)
+
+
+@pytest.fixture
+async def db(database_url: str, clock: ManualClock) -> AsyncIterator[Database]:
+    database = Database(make_engine(database_url), clock)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        env=Environment.TEST,
+        database_url=database_url,
+        public_url=PUBLIC_URL,
+        engine_enabled=False,
+        log_format="text",
+    )
+
+
+@pytest.fixture
+def console(clock: ManualClock) -> ConsoleProvider:
+    return ConsoleProvider(clock, stream=_NullStream())
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: ManualClock, db: Database, console: ConsoleProvider):
+    application = create_app(
+        settings, clock=clock, overrides=Overrides(database=db, providers={"console": console})
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as http:
+        yield http
+
+
+@pytest.fixture
+async def factory(db: Database) -> Factory:
+    return Factory(db)
+
+
+class _NullStream:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
