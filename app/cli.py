@@ -209,5 +209,121 @@ def token_create(email: str, name: str) -> None:
     click.echo(_run(work))
 
 
+@main.command(help="Print who is on call (responders, shadows, until when) now or --at a time.")
+@click.argument("schedule", required=False)
+@click.option("--at", "at_text", default=None, help="ISO 8601 time (UTC without an offset).")
+def oncall(schedule: str | None, at_text: str | None) -> None:
+    from app.schedules.text import UnknownSchedule, oncall_report, parse_instant
+
+    try:
+        at = parse_instant(at_text) if at_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as session:
+            return await oncall_report(session, schedule, at or db.clock.now())
+
+    try:
+        click.echo(_run(work))
+    except UnknownSchedule as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# ------------------------------------------------------------------- incidents, through the API
+
+
+def _api_call(method: str, path: str, url: str | None, token: str | None, **kwargs: Any) -> Any:
+    """Incident commands go through the HTTP API, as the person whose token is used."""
+    import httpx
+
+    base = (url or _settings().public_url).rstrip("/")
+    if not token:
+        raise click.ClickException("an API token is needed: --token or BATON_TOKEN")
+    try:
+        response = httpx.request(
+            method,
+            f"{base}{path}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+            **kwargs,
+        )
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach Baton at {base}: {exc}") from None
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise click.ClickException(f"{response.status_code}: {detail}")
+    return response.json() if response.content else None
+
+
+_url_option = click.option(
+    "--url",
+    envvar="BATON_URL",
+    default=None,
+    help="Baton's URL (BATON_URL; default BATON_PUBLIC_URL).",
+)
+_token_option = click.option(
+    "--token", envvar="BATON_TOKEN", default=None, help="Your API token (BATON_TOKEN)."
+)
+
+
+def _incident_line(incident: dict[str, Any]) -> str:
+    return (
+        f"#{incident['id']:<6} {incident['state']:<12} {incident['urgency']:<4} "
+        f"{incident['created_at'][:16]}  {incident['title']}"
+    )
+
+
+@main.command(help="List incidents (open ones by default).")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved incidents.")
+@click.option("--mine", is_flag=True, help="Only incidents assigned to me.")
+@click.option("--service", "service_id", type=int, default=None)
+@_url_option
+@_token_option
+def incidents(
+    show_all: bool, mine: bool, service_id: int | None, url: str | None, token: str | None
+) -> None:
+    params: dict[str, Any] = {"limit": 100, "assigned_to_me": mine}
+    if not show_all:
+        params["state"] = ["triggered", "acknowledged"]
+    if service_id is not None:
+        params["service_id"] = service_id
+    page = _api_call("GET", "/api/v1/incidents", url, token, params=params)
+    for incident in page["items"]:
+        click.echo(_incident_line(incident))
+    if not page["items"]:
+        click.echo("no incidents")
+
+
+@main.command(help="Acknowledge an incident: escalation stops.")
+@click.argument("incident_id", type=int)
+@_url_option
+@_token_option
+def ack(incident_id: int, url: str | None, token: str | None) -> None:
+    click.echo(
+        _incident_line(
+            _api_call("POST", f"/api/v1/incidents/{incident_id}/acknowledge", url, token)
+        )
+    )
+
+
+@main.command(help="Resolve an incident, optionally with a note.")
+@click.argument("incident_id", type=int)
+@click.option("--note", default="", help="What fixed it.")
+@_url_option
+@_token_option
+def resolve(incident_id: int, note: str, url: str | None, token: str | None) -> None:
+    click.echo(
+        _incident_line(
+            _api_call(
+                "POST", f"/api/v1/incidents/{incident_id}/resolve", url, token, json={"note": note}
+            )
+        )
+    )
+
+
 if __name__ == "__main__":
     sys.exit(main())

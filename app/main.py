@@ -1,4 +1,4 @@
-"""The composition root: settings, database, providers and routers come together here."""
+"""The composition root: settings, database, providers, engine and routers come together here."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 
+from app.catalog.api import router as catalog_router
 from app.core.clock import Clock, SystemClock
 from app.core.db import Database, make_engine
 from app.core.handlers import install_error_handlers
@@ -17,16 +19,41 @@ from app.core.health import router as health_router
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.settings import Settings, load_settings
+from app.engine.scheduler import Engine, EngineIntervals
+from app.escalation.api import router as escalation_router
+from app.incidents.api import router as incidents_router
+from app.integrations.api import router as integrations_router
+from app.integrations.service import Gateway
+from app.integrations.slack.api import router as slack_router
+from app.integrations.twilio.api import router as twilio_router
+from app.notify.api import router as channels_router
 from app.notify.base import Notifier, Provider
+from app.notify.channels import providers_from_settings
 from app.notify.console import ConsoleProvider
+from app.notify.dispatcher import Dispatcher, DispatchPolicy
+from app.notify.throttle import RateLimit
+from app.notify.webhook import WebhookProvider, signing_key
 from app.people import service as people_service
 from app.people.api import router as people_router
+from app.people.models import ContactType
+from app.schedules.api import router as schedules_router
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 
-ROUTERS: list[APIRouter] = [health_router, people_router]
+ROUTERS: list[APIRouter] = [
+    health_router,
+    people_router,
+    schedules_router,
+    escalation_router,
+    catalog_router,
+    integrations_router,
+    incidents_router,
+    channels_router,
+    twilio_router,
+    slack_router,
+]
 
 
 @dataclass
@@ -34,12 +61,37 @@ class Overrides:
     """What tests and embedders may hand in instead of what settings would build."""
 
     database: Database | None = None
+    # Providers by contact type ("sms", "slack", ...) or "console" for the fallback.
     providers: dict[str, Provider] = field(default_factory=dict)
 
 
 def build_notifier(settings: Settings, clock: Clock, overrides: Overrides) -> Notifier:
-    console = ConsoleProvider(clock)
-    return Notifier(providers={}, fallback=overrides.providers.get("console", console))
+    console = overrides.providers.get("console") or ConsoleProvider(clock)
+    secret = settings.secret_key.get_secret_value()
+    providers: dict[ContactType, Provider] = {
+        ContactType.WEBHOOK: WebhookProvider(clock, lambda address: signing_key(secret, address)),
+        **providers_from_settings(settings, clock),
+    }
+    for kind in ContactType:
+        if kind.value in overrides.providers:
+            providers[kind] = overrides.providers[kind.value]
+    return Notifier(providers=providers, fallback=console)
+
+
+def dispatch_policy(settings: Settings) -> DispatchPolicy:
+    return DispatchPolicy(
+        limits={
+            ContactType.SMS: RateLimit.parse(settings.rate_limit_sms),
+            ContactType.VOICE: RateLimit.parse(settings.rate_limit_voice),
+            ContactType.EMAIL: RateLimit.parse(settings.rate_limit_email),
+            ContactType.SLACK: RateLimit.parse(settings.rate_limit_slack),
+            ContactType.WEBHOOK: RateLimit.parse(settings.rate_limit_webhook),
+        },
+        batch_size=settings.dispatch_batch_size,
+        concurrency=settings.dispatch_concurrency,
+        send_timeout=timedelta(seconds=settings.send_timeout_seconds),
+        max_attempts=settings.send_max_attempts,
+    )
 
 
 def create_app(
@@ -66,14 +118,33 @@ def create_app(
             ),
             clock,
         )
+        notifier = build_notifier(settings, clock, overrides)
+        dispatcher = Dispatcher(db, notifier, dispatch_policy(settings))
         app.state.db = db
-        app.state.notifier = build_notifier(settings, clock, overrides)
+        app.state.notifier = notifier
+        app.state.dispatcher = dispatcher
+        app.state.gateway = Gateway(
+            db, rate_per_second=settings.integration_rate_per_second,
+            burst=settings.integration_burst,
+        )
+        engine = _build_engine(settings, db, dispatcher, notifier)
+        app.state.engine = engine
         if settings.bootstrap_token is not None:
             await _ensure_bootstrap_token(db, settings)
-        log.info("baton started", extra={"public_url": settings.public_url})
+        if engine is not None:
+            app.state.readiness_checks.append(engine.readiness)
+            engine.start()
+        log.info("baton started", extra={"public_url": settings.public_url,
+                                         "engine": engine is not None})
         try:
             yield
         finally:
+            if engine is not None:
+                await engine.stop(grace_seconds=settings.graceful_shutdown_seconds)
+            for provider in {*notifier.providers(), notifier.fallback}:
+                close = getattr(provider, "aclose", None)
+                if close is not None:
+                    await close()
             if owns_database:
                 await db.dispose()
             log.info("baton stopped")
@@ -95,6 +166,19 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def _build_engine(
+    settings: Settings, db: Database, dispatcher: Dispatcher, notifier: Notifier
+) -> Engine | None:
+    if not settings.engine_enabled:
+        return None
+    tick = settings.engine_tick_seconds
+    return Engine(
+        db,
+        dispatcher,
+        intervals=EngineIntervals(dispatch_seconds=tick, escalation_seconds=tick),
+    )
 
 
 async def _ensure_bootstrap_token(db: Database, settings: Settings) -> None:

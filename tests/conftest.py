@@ -19,6 +19,8 @@ from app.notify.console import ConsoleProvider
 from tests import dbutil
 from tests.factories import Factory
 
+pytest_plugins = ["tests.fakes.plugin"]
+
 PUBLIC_URL = "http://baton.test"
 # A Monday morning, away from any DST change; tests that need other instants set the clock.
 DEFAULT_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

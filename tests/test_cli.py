@@ -130,3 +130,32 @@ def test_dockerfile_passes_hadolint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     text = (REPO / "Dockerfile").read_text()
     assert "\nUSER 10001" in text and "HEALTHCHECK" in text and '"--migrate"' in text
+
+
+def test_incident_commands_act_through_the_api(tmp_path: Path) -> None:
+    from tests.e2e.processes import BatonProcess, migrate
+
+    database = f"sqlite:///{tmp_path / 'cli-incidents.db'}"
+    migrate(database)
+    token = "baton_" + "c" * 40
+    baton = BatonProcess(database, token).start(tmp_path)
+    try:
+        team = baton.api("POST", "/api/v1/teams", json={"name": "ops", "kind": "ops"})
+        service = baton.api("POST", "/api/v1/services",
+                            json={"name": "db", "team_id": team["id"]})
+        incident = baton.api("POST", "/api/v1/incidents",
+                             json={"service_id": service["id"], "title": "replica lag"})
+        env = {"BATON_URL": baton.url, "BATON_TOKEN": token}
+        listed = _baton(tmp_path, "incidents", **env)
+        assert f"#{incident['id']}" in listed.stdout and "triggered" in listed.stdout
+        acked = _baton(tmp_path, "ack", str(incident["id"]), **env)
+        assert acked.returncode == 0 and "acknowledged" in acked.stdout
+        resolved = _baton(tmp_path, "resolve", str(incident["id"]), "--note", "restarted", **env)
+        assert "resolved" in resolved.stdout
+        again = _baton(tmp_path, "ack", str(incident["id"]), **env)
+        assert again.returncode != 0 and "409" in again.stderr
+        assert _baton(tmp_path, "incidents", **env).stdout.strip() == "no incidents"
+        unauthenticated = _baton(tmp_path, "incidents", BATON_URL=baton.url)
+        assert "API token is needed" in unauthenticated.stderr
+    finally:
+        baton.stop()

@@ -200,6 +200,12 @@ class Database:
         self.engine = engine
         self.clock = clock
         self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+        # Set by the engine when it runs in this process; outbox writes call it after commit.
+        self.dispatcher_wake: Callable[[], None] | None = None
+
+    def wake_dispatcher(self) -> None:
+        if self.dispatcher_wake is not None:
+            self.dispatcher_wake()
 
     @property
     def dialect(self) -> str:
@@ -208,6 +214,7 @@ class Database:
     def new_session(self) -> AsyncSession:
         session = self._sessionmaker()
         session.info["clock"] = self.clock
+        session.info["wake_dispatcher"] = self.wake_dispatcher
         return session
 
     @asynccontextmanager

@@ -16,3 +16,26 @@ HTTP_REQUEST_SECONDS = Histogram(
 SCHEMA_UP_TO_DATE = Gauge(
     "baton_schema_up_to_date", "1 when the database schema is at the migrations head"
 )
+ALERTS_RECEIVED = Counter(
+    "baton_alerts_received_total", "Alerts received from integrations", ["kind", "action"]
+)
+INCIDENTS_OPENED = Counter("baton_incidents_opened_total", "Incidents opened")
+ESCALATIONS = Counter("baton_escalations_total", "Escalation steps run by the engine")
+NOTIFICATIONS = Counter(
+    "baton_notifications_total",
+    "Notification outcomes by contact type",
+    ["contact_type", "outcome"],
+)
+NOTIFICATION_LAG_SECONDS = Histogram(
+    "baton_notification_lag_seconds",
+    "From due to handed to the provider",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+ENGINE_OVERDUE_ESCALATIONS = Gauge(
+    "baton_engine_overdue_escalations",
+    "Triggered incidents whose next escalation is overdue (a stuck engine shows here first)",
+)
+ENGINE_OVERDUE_NOTIFICATIONS = Gauge(
+    "baton_engine_overdue_notifications", "Pending notifications past their due time"
+)
+ENGINE_JOB_ERRORS = Counter("baton_engine_job_errors_total", "Engine job failures", ["job"])

@@ -63,6 +63,72 @@ class Settings(BaseSettings):
     verification_max_attempts: int = Field(default=5, ge=1)
     verification_resend_seconds: int = Field(default=30, ge=0)
 
+    # Per contact method: at most N messages per window; the rest become one summary.
+    rate_limit_sms: str = "4/5m"
+    rate_limit_voice: str = "2/5m"
+    rate_limit_email: str = "10/5m"
+    rate_limit_slack: str = "12/1m"
+    rate_limit_webhook: str = "120/1m"
+
+    dispatch_batch_size: int = Field(default=100, ge=1, le=1000)
+    dispatch_concurrency: int = Field(default=20, ge=1, le=200)
+    send_timeout_seconds: int = Field(default=30, ge=5, le=300)
+    send_max_attempts: int = Field(default=5, ge=1, le=20)
+    engine_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    # Per integration key, per process: sustained requests per second and burst.
+    integration_rate_per_second: float = Field(default=50.0, gt=0)
+    integration_burst: int = Field(default=500, ge=1)
+
+    # Channels (docs/channels.md). A channel without credentials falls back to the console.
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    twilio_sms_per_second: float = Field(default=1.0, gt=0)
+    twilio_calls_per_second: float = Field(default=1.0, gt=0)
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_base_url: str = "https://slack.com/api/"
+    slack_messages_per_second: float = Field(default=1.0, gt=0)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_from: str = "Baton <baton@localhost>"
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_from_number or self.twilio_messaging_service_sid)
+        )
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None and bool(self.slack_bot_token.get_secret_value())
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+    @field_validator(
+        "rate_limit_sms", "rate_limit_voice", "rate_limit_email", "rate_limit_slack",
+        "rate_limit_webhook",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from app.notify.throttle import RateLimit
+
+        RateLimit.parse(value)
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _use_async_drivers(cls, value: str) -> str:

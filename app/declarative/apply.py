@@ -12,13 +12,17 @@ from typing import Any
 
 import yaml
 from pydantic import ConfigDict, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.declarative.report import ApplyReport
+from app.catalog.declarative import CatalogSection, apply_catalog
+from app.declarative.report import Action, ApplyReport
+from app.escalation.declarative import EscalationSection, apply_escalation
 from app.people.declarative import PeopleSection, UnknownReference, apply_people
+from app.schedules.declarative import SchedulesSection, apply_schedules
 
 
-class DeclarativeConfig(PeopleSection):
+class DeclarativeConfig(PeopleSection, SchedulesSection, EscalationSection, CatalogSection):
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
@@ -53,13 +57,32 @@ def load_config_file(path: Path) -> DeclarativeConfig:
     return parse_config(text, str(path))
 
 
+# In dependency order: each section may refer to what the previous ones define.
+APPLIERS = (apply_people, apply_schedules, apply_escalation, apply_catalog)
+
+
 async def apply_config(
     session: AsyncSession, config: DeclarativeConfig, *, prune: bool = False
 ) -> ApplyReport:
     report = ApplyReport()
     try:
-        await apply_people(session, config, report, prune=prune)
+        for applier in APPLIERS:
+            await applier(session, config, report, prune=False)
+        if prune:
+            # Deleting runs in reverse order, so a service or policy that named a person is
+            # gone before the person is.
+            removals = ApplyReport()
+            for applier in reversed(APPLIERS):
+                await applier(session, config, removals, prune=True)
+            report.changes = [c for c in report.changes if c.action is not Action.STALE] + [
+                c for c in removals.changes if c.action in (Action.DELETE, Action.STALE)
+            ]
+        await session.flush()
     except UnknownReference as exc:
         raise ConfigFileError(str(exc)) from None
-    await session.flush()
+    except IntegrityError as exc:
+        raise ConfigFileError(
+            "the change conflicts with data made outside the file (for example a person who is "
+            f"still in a schedule or policy): {type(exc.orig).__name__}"
+        ) from None
     return report

@@ -44,6 +44,8 @@ class DeliveryResult:
     provider_message_id: str | None = None
     detail: str = ""
     retry_after_seconds: float | None = None
+    # The address itself is bad (invalid number, unsubscribed, unknown Slack user): stop using it.
+    contact_method_unusable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -65,6 +67,13 @@ class Notifier:
 
     def provider_for(self, contact_type: ContactType) -> Provider:
         return self._providers.get(contact_type, self._fallback)
+
+    def providers(self) -> list[Provider]:
+        return list(self._providers.values())
+
+    @property
+    def fallback(self) -> Provider:
+        return self._fallback
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         return await self.provider_for(message.contact_type).send(message)

@@ -56,6 +56,17 @@ async def create_user(
     return schemas.UserOut.model_validate(user)
 
 
+@router.get("/whoami", response_model=schemas.WhoAmI)
+async def whoami(principal: Reader) -> schemas.WhoAmI:
+    """Who this token belongs to and what it may do (no database work beyond authentication)."""
+    return schemas.WhoAmI(
+        user_id=principal.user_id,
+        role=principal.role,
+        team_ids=sorted(principal.team_ids),
+        managed_team_ids=sorted(principal.managed_team_ids),
+    )
+
+
 @router.get("/users/me", response_model=schemas.UserOut)
 async def get_me(session: DbSession, principal: Reader) -> schemas.UserOut:
     return schemas.UserOut.model_validate(await service.get_user(session, principal.user_id))

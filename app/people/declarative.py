@@ -6,6 +6,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -343,11 +344,19 @@ async def _stale_teams(
 async def _stale(
     session: AsyncSession, obj: object, kind: str, key: str, report: ApplyReport, *, prune: bool
 ) -> None:
-    if prune:
-        await session.delete(obj)
-        report.add(Action.DELETE, kind, key)
-    else:
+    if not prune:
         report.add(Action.STALE, kind, key)
+        return
+    try:
+        async with session.begin_nested():
+            await session.delete(obj)
+            await session.flush()
+    except IntegrityError:
+        raise UnknownReference(
+            f"{kind} {key} is still used (a schedule, policy or incident made outside the file "
+            "refers to it); remove that first"
+        ) from None
+    report.add(Action.DELETE, kind, key)
 
 
 class UnknownReference(ValueError):

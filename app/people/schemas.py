@@ -37,6 +37,13 @@ class UserOut(OutputModel):
     updated_at: datetime
 
 
+class WhoAmI(OutputModel):
+    user_id: int
+    role: Role
+    team_ids: list[int]
+    managed_team_ids: list[int]
+
+
 class TeamCreate(InputModel):
     name: TeamName
     kind: TeamKind

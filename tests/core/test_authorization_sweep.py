@@ -24,6 +24,20 @@ EXPECTED_PUBLIC_ROUTES: dict[str, str] = {
     "/healthz": "none",
     "/readyz": "none",
     "/metrics": "none",
+    "/api/v1/calendars/{token}.ics": "feed-token",
+    "/api/v1/integrations/alertmanager": "integration-key",
+    "/api/v1/integrations/alertmanager/{key}": "integration-key",
+    "/api/v1/integrations/grafana": "integration-key",
+    "/api/v1/integrations/grafana/{key}": "integration-key",
+    "/api/v1/integrations/generic": "integration-key",
+    "/api/v1/integrations/generic/{key}": "integration-key",
+    "/api/v1/integrations/pagerduty/v2/enqueue": "integration-key",
+    "/api/v1/heartbeat/{key}": "integration-key",
+    "/api/v1/twilio/sms/inbound": "twilio-signature",
+    "/api/v1/twilio/sms/status": "twilio-signature",
+    "/api/v1/twilio/voice/status": "twilio-signature",
+    "/api/v1/twilio/voice/gather": "twilio-signature",
+    "/api/v1/slack/interactions": "slack-signature",
 }
 
 

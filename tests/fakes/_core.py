@@ -192,6 +192,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The stdlib default backlog of 5 resets connections when many senders arrive at once
+    # (the multi-process tests); real receivers queue them.
+    request_queue_size = 256
     block_on_close = False
 
     def __init__(self, owner: FakeHttpServer, address: tuple[str, int]) -> None:

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, BigIntegerType, IntPK, JSONType, TimestampMixin, str_enum
+
+
+class SupportModel(StrEnum):
+    DEV = "dev"  # the developers carry the pager themselves
+    OPS = "ops"  # an Ops team supports it after launch review
+
+
+class UrgencyRule(StrEnum):
+    HIGH = "high"
+    LOW = "low"
+    # critical/error alerts page at high urgency, warning/info at low.
+    SEVERITY = "severity"
+
+
+class Service(TimestampMixin, Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint(
+            "ack_timeout_minutes IS NULL OR (ack_timeout_minutes >= 1 AND "
+            "ack_timeout_minutes <= 10080)",
+            name="ack_timeout_range",
+        ),
+    )
+
+    id: Mapped[IntPK]
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    team_id: Mapped[int] = mapped_column(
+        BigIntegerType, ForeignKey("teams.id", ondelete="RESTRICT"), index=True
+    )
+    escalation_policy_id: Mapped[int | None] = mapped_column(
+        BigIntegerType, ForeignKey("escalation_policies.id", ondelete="RESTRICT"), index=True
+    )
+    support_model: Mapped[SupportModel] = mapped_column(
+        str_enum(SupportModel, 8), default=SupportModel.DEV
+    )
+    runbook_url: Mapped[str] = mapped_column(String(2048), default="")
+    labels: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    urgency_rule: Mapped[UrgencyRule] = mapped_column(
+        str_enum(UrgencyRule, 16), default=UrgencyRule.HIGH
+    )
+    # Re-trigger an acknowledged incident nobody resolved within this many minutes.
+    ack_timeout_minutes: Mapped[int | None]
+    config_managed: Mapped[bool] = mapped_column(default=False)
+
+
+class MaintenanceWindow(Base):
+    """While a window is open, new incidents are recorded but nobody is paged."""
+
+    __tablename__ = "maintenance_windows"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_maintenance_windows_service_span", "service_id", "starts_at", "ends_at"),
+    )
+
+    id: Mapped[IntPK]
+    service_id: Mapped[int] = mapped_column(
+        BigIntegerType, ForeignKey("services.id", ondelete="CASCADE")
+    )
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigIntegerType, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, Field, model_validator
+
+from app.catalog.models import SupportModel, UrgencyRule
+from app.core import validation
+from app.core.schemas import InputModel, OutputModel
+
+ServiceName = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w .:/-]*$")
+]
+RunbookUrl = Annotated[str, AfterValidator(lambda v: validation.http_url(v) if v else v)]
+Labels = Annotated[dict[str, str], Field(max_length=50)]
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key, value in labels.items():
+        if not key or len(key) > 100 or len(value) > 500:
+            raise ValueError("label keys are 1-100 characters and values at most 500")
+    return labels
+
+
+class ServiceCreate(InputModel):
+    name: ServiceName
+    team_id: int
+    escalation_policy_id: int | None = None
+    description: str = Field(default="", max_length=2000)
+    support_model: SupportModel = SupportModel.DEV
+    runbook_url: RunbookUrl = ""
+    labels: Annotated[Labels, AfterValidator(_check_labels)] = Field(default_factory=dict)
+    urgency_rule: UrgencyRule = UrgencyRule.HIGH
+    ack_timeout_minutes: int | None = Field(default=None, ge=1, le=10080)
+
+
+class ServiceUpdate(InputModel):
+    name: ServiceName | None = None
+    team_id: int | None = None
+    escalation_policy_id: int | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    support_model: SupportModel | None = None
+    runbook_url: RunbookUrl | None = None
+    labels: Annotated[Labels, AfterValidator(_check_labels)] | None = None
+    urgency_rule: UrgencyRule | None = None
+    ack_timeout_minutes: int | None = Field(default=None, ge=1, le=10080)
+
+
+class ServiceOut(OutputModel):
+    id: int
+    name: str
+    team_id: int
+    escalation_policy_id: int | None
+    description: str
+    support_model: SupportModel
+    runbook_url: str
+    labels: dict[str, str]
+    urgency_rule: UrgencyRule
+    ack_timeout_minutes: int | None
+    in_maintenance: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class MaintenanceCreate(InputModel):
+    starts_at: datetime | None = Field(default=None, description="Default: now.")
+    ends_at: datetime
+    reason: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _aware(self) -> Self:
+        for name in ("starts_at", "ends_at"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name} needs a time zone offset, e.g. 2026-03-14T09:00:00Z")
+        return self
+
+
+class MaintenanceOut(OutputModel):
+    id: int
+    service_id: int
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_by_id: int | None
+    created_at: datetime

@@ -1,0 +1,163 @@
+"""APScheduler wiring: the engine's jobs run in every replica that enables it.
+
+Jobs never overlap themselves and coalesce missed runs; correctness never depends on a run
+happening on time, because each run recomputes what is due from the database and claims it
+there (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has a single writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from app.core.db import Database
+from app.core.metrics import ENGINE_JOB_ERRORS
+from app.engine import jobs
+from app.integrations.service import mark_overdue_heartbeats
+from app.notify.dispatcher import Dispatcher
+from app.schedules.reminders import send_due_reminders
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class EngineIntervals:
+    dispatch_seconds: float = 1.0
+    escalation_seconds: float = 1.0
+    recovery_seconds: float = 10.0
+    maintenance_seconds: float = 15.0
+    heartbeat_seconds: float = 10.0
+    self_check_seconds: float = 15.0
+    reminder_seconds: float = 60.0
+
+
+@dataclass
+class _Runner:
+    """Runs one job at a time; a wake-up during a run makes it run once more right after."""
+
+    name: str
+    work: Job
+    running: bool = False
+    again: bool = False
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def __call__(self) -> None:
+        if self.running:
+            self.again = True
+            return
+        self.running = True
+        self.task = asyncio.current_task()  # type: ignore[assignment]
+        try:
+            while True:
+                self.again = False
+                try:
+                    await self.work()
+                except Exception:
+                    ENGINE_JOB_ERRORS.labels(job=self.name).inc()
+                    log.exception("engine job failed", extra={"job": self.name})
+                if not self.again:
+                    break
+        finally:
+            self.running = False
+            self.task = None
+
+
+def _as_coroutine_function(runner: _Runner) -> Callable[[], Awaitable[None]]:
+    # APScheduler runs only real coroutine functions on the event loop; any other callable
+    # (such as an object with an async __call__) would be sent to a thread and never awaited.
+    async def job() -> None:
+        await runner()
+
+    job.__name__ = f"engine_{runner.name}"
+    return job
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        dispatcher: Dispatcher,
+        *,
+        intervals: EngineIntervals | None = None,
+        extra_jobs: dict[str, tuple[float, Job]] | None = None,
+    ) -> None:
+        self.db = db
+        self.dispatcher = dispatcher
+        self.intervals = intervals or EngineIntervals()
+        self.last_self_check: list[str] = []
+        self._scheduler: AsyncIOScheduler | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runners: dict[str, _Runner] = {}
+        self._wakeups: set[asyncio.Task[None]] = set()
+        self._jobs: dict[str, tuple[float, Job]] = {
+            "dispatch": (self.intervals.dispatch_seconds, dispatcher.run),
+            "escalate": (self.intervals.escalation_seconds, lambda: jobs.escalation_tick(db)),
+            "recover": (self.intervals.recovery_seconds, dispatcher.fail_stale_sends),
+            "maintenance": (
+                self.intervals.maintenance_seconds,
+                lambda: jobs.release_maintenance(db),
+            ),
+            "heartbeats": (self.intervals.heartbeat_seconds, lambda: mark_overdue_heartbeats(db)),
+            "self-check": (self.intervals.self_check_seconds, self._self_check),
+            "reminders": (
+                self.intervals.reminder_seconds,
+                lambda: send_due_reminders(db),
+            ),
+            **(extra_jobs or {}),
+        }
+
+    async def _self_check(self) -> None:
+        self.last_self_check = await jobs.self_check(self.db)
+
+    async def readiness(self) -> list[str]:
+        return [f"engine: {problem}" for problem in self.last_self_check]
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        for name, (seconds, work) in self._jobs.items():
+            runner = self._runners[name] = _Runner(name, work)
+            scheduler.add_job(
+                _as_coroutine_function(runner),
+                "interval",
+                seconds=seconds,
+                id=name,
+                name=name,
+                max_instances=2,  # the runner itself refuses to overlap; never log a skip
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+        self.db.dispatcher_wake = self.wake_dispatcher
+        log.info("engine started", extra={"jobs": sorted(self._jobs)})
+
+    def wake_dispatcher(self) -> None:
+        """Called after a commit that queued notifications: send them now, not at the next tick."""
+        runner = self._runners.get("dispatch")
+        if runner is None or self._loop is None:
+            return
+        if runner.running:
+            runner.again = True
+            return
+        task = self._loop.create_task(runner())
+        self._wakeups.add(task)
+        task.add_done_callback(self._wakeups.discard)
+
+    async def stop(self, grace_seconds: float = 20.0) -> None:
+        self.db.dispatcher_wake = None
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        running = [r.task for r in self._runners.values() if r.task is not None]
+        if running:
+            # Let in-flight sends finish and record their outcome before the process exits.
+            await asyncio.wait(running, timeout=grace_seconds)
+        log.info("engine stopped")

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+
+from app.alerts.service import alerts_by_incident
+from app.catalog import service as catalog
+from app.core.auth import Reader, Writer
+from app.core.pagination import PageQuery, paginate
+from app.core.schemas import Page
+from app.core.session import ClockDep, DbSession
+from app.incidents import schemas, service, timeline
+from app.incidents.lifecycle import IncidentState
+from app.incidents.models import Incident, IncidentAssignee
+from app.incidents.service import Actor
+from app.notify.models import Notification
+from app.people.models import Urgency
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+def _out(incident: Incident) -> schemas.IncidentOut:
+    return schemas.IncidentOut.model_validate(incident)
+
+
+@router.get("", response_model=Page[schemas.IncidentOut])
+async def list_incidents(
+    session: DbSession,
+    principal: Reader,
+    page: PageQuery,
+    service_id: int | None = None,
+    team_id: int | None = None,
+    state: Annotated[list[IncidentState] | None, Query()] = None,
+    urgency: Urgency | None = None,
+    since: Annotated[datetime | None, Query(description="Opened at or after")] = None,
+    until: Annotated[datetime | None, Query(description="Opened before")] = None,
+    assigned_to_me: bool = False,
+) -> Page[schemas.IncidentOut]:
+    criteria = service.IncidentFilter(
+        service_id=service_id,
+        team_id=team_id,
+        states=state or (),
+        urgency=urgency,
+        since=since,
+        until=until,
+        assigned_to=principal.user_id if assigned_to_me else None,
+    )
+    stmt = service.filtered(select(Incident), criteria)
+    rows, cursor = await paginate(session, stmt, Incident.id, page, descending=True)
+    return Page(items=[_out(i) for i in rows], next_cursor=cursor)
+
+
+@router.post("", response_model=schemas.IncidentOut, status_code=status.HTTP_201_CREATED)
+async def create_incident(
+    session: DbSession, clock: ClockDep, principal: Writer, body: schemas.IncidentCreate
+) -> schemas.IncidentOut:
+    """Open an incident by hand and page the service's escalation policy.
+
+    Any member may raise the alarm on any service: reaching another team is what paging is for.
+    """
+    svc = await catalog.get_service(session, body.service_id)
+    incident = await service.open_incident(
+        session,
+        svc,
+        title=body.title,
+        urgency=body.urgency,
+        group_key=None,
+        actor=Actor.of(principal),
+        now=clock.now(),
+        details=body.details,
+    )
+    return _out(incident)
+
+
+@router.get("/{incident_id}", response_model=schemas.IncidentDetail)
+async def get_incident(session: DbSession, _: Reader, incident_id: int) -> schemas.IncidentDetail:
+    incident = await service.get_incident(session, incident_id)
+    svc = await catalog.get_service(session, incident.service_id)
+    assignees = (
+        await session.scalars(
+            select(IncidentAssignee)
+            .where(IncidentAssignee.incident_id == incident_id)
+            .order_by(IncidentAssignee.id)
+        )
+    ).all()
+    return schemas.IncidentDetail.model_validate(
+        {
+            **_out(incident).model_dump(),
+            "service_name": svc.name,
+            "policy_snapshot": incident.policy_snapshot,
+            "alerts": await alerts_by_incident(session, incident_id),
+            "assignees": assignees,
+            "timeline": await timeline.events_for(session, incident_id),
+        }
+    )
+
+
+@router.get("/{incident_id}/timeline", response_model=list[schemas.EventOut])
+async def get_timeline(
+    session: DbSession,
+    _: Reader,
+    incident_id: int,
+    after_id: Annotated[int | None, Query(description="Only events after this id")] = None,
+) -> list[schemas.EventOut]:
+    await service.get_incident(session, incident_id)
+    events = await timeline.events_for(session, incident_id, after_id=after_id)
+    return [schemas.EventOut.model_validate(e) for e in events]
+
+
+@router.get("/{incident_id}/notifications", response_model=list[schemas.NotificationOut])
+async def get_notifications(
+    session: DbSession, _: Reader, incident_id: int
+) -> list[schemas.NotificationOut]:
+    await service.get_incident(session, incident_id)
+    rows = await session.scalars(
+        select(Notification)
+        .where(Notification.incident_id == incident_id)
+        .order_by(Notification.id)
+    )
+    return [schemas.NotificationOut.model_validate(n) for n in rows]
+
+
+@router.post("/{incident_id}/acknowledge", response_model=schemas.IncidentOut)
+async def acknowledge(
+    session: DbSession, principal: Writer, incident_id: int
+) -> schemas.IncidentOut:
+    """Stop escalation. Acknowledging an acknowledged incident changes nothing."""
+    return _out(await service.acknowledge(session, principal, incident_id))
+
+
+@router.post("/{incident_id}/unacknowledge", response_model=schemas.IncidentOut)
+async def unacknowledge(
+    session: DbSession, principal: Writer, incident_id: int
+) -> schemas.IncidentOut:
+    return _out(await service.unacknowledge(session, principal, incident_id))
+
+
+@router.post("/{incident_id}/resolve", response_model=schemas.IncidentOut)
+async def resolve(
+    session: DbSession, principal: Writer, incident_id: int, body: schemas.ResolveBody | None = None
+) -> schemas.IncidentOut:
+    note = body.note if body else ""
+    return _out(await service.resolve(session, principal, incident_id, note))
+
+
+@router.post("/{incident_id}/escalate", response_model=schemas.IncidentOut)
+async def escalate(session: DbSession, principal: Writer, incident_id: int) -> schemas.IncidentOut:
+    return _out(await service.escalate(session, principal, incident_id))
+
+
+@router.post("/{incident_id}/reassign", response_model=schemas.IncidentOut)
+async def reassign(
+    session: DbSession, principal: Writer, incident_id: int, body: schemas.ReassignBody
+) -> schemas.IncidentOut:
+    """Hand the incident to someone else; they are paged at once."""
+    return _out(await service.reassign(session, principal, incident_id, body.user_id, body.note))
+
+
+@router.post(
+    "/{incident_id}/notes", response_model=schemas.IncidentOut, status_code=status.HTTP_201_CREATED
+)
+async def add_note(
+    session: DbSession, principal: Writer, incident_id: int, body: schemas.NoteBody
+) -> schemas.IncidentOut:
+    return _out(await service.add_note(session, principal, incident_id, body.text))
+
+
+@router.post("/{incident_id}/urgency", response_model=schemas.IncidentOut)
+async def set_urgency(
+    session: DbSession, principal: Writer, incident_id: int, body: schemas.UrgencyBody
+) -> schemas.IncidentOut:
+    return _out(await service.set_urgency(session, principal, incident_id, body.urgency))

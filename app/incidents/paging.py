@@ -1,0 +1,261 @@
+"""Running an escalation step: who the step reaches right now, their pages and notifications.
+
+Called inside the transaction that opens or escalates an incident, so the state change and the
+notifications it causes commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalog.models import Service
+from app.escalation.policy import (
+    PolicySnapshot,
+    Position,
+    StepSnapshot,
+    next_position,
+    step_at,
+    total_positions,
+)
+from app.incidents import timeline
+from app.incidents.models import Incident, IncidentAssignee, Page
+from app.notify import messages, outbox
+from app.people.models import ContactType, Urgency, User
+from app.schedules import service as schedules
+
+
+@dataclass
+class StepAudience:
+    responders: list[int] = field(default_factory=list)
+    shadows: list[int] = field(default_factory=list)
+    channels: list[tuple[ContactType, str]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.responders and not self.channels
+
+
+async def audience(session: AsyncSession, step: StepSnapshot, at: datetime) -> StepAudience:
+    result = StepAudience()
+    schedule_ids = [t.schedule_id for t in step.targets if t.schedule_id is not None]
+    on_call = (
+        await schedules.oncall_for_schedules(session, schedule_ids, at) if schedule_ids else {}
+    )
+    for target in step.targets:
+        if target.kind == "user" and target.user_id is not None:
+            result.responders.append(target.user_id)
+        elif target.kind == "schedule" and target.schedule_id is not None:
+            answer = on_call.get(target.schedule_id)
+            if answer is not None:
+                result.responders += [a.user_id for a in answer.responders]
+                result.shadows += [a.user_id for a in answer.shadows]
+        elif target.kind == "slack_channel" and target.address:
+            result.channels.append((ContactType.SLACK, target.address))
+        elif target.kind == "webhook" and target.address:
+            result.channels.append((ContactType.WEBHOOK, target.address))
+    result.responders = list(dict.fromkeys(result.responders))
+    responders = set(result.responders)
+    result.shadows = [u for u in dict.fromkeys(result.shadows) if u not in responders]
+    result.channels = list(dict.fromkeys(result.channels))
+    return result
+
+
+async def user_names(session: AsyncSession, user_ids: list[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))
+    return {user_id: name for user_id, name in rows.all()}
+
+
+def _context(incident: Incident, service: Service, *, shadow: bool, reason: str) -> dict:
+    return messages.page_context(
+        incident_id=incident.id,
+        title=incident.title,
+        service_name=service.name,
+        service_id=service.id,
+        urgency=incident.urgency,
+        state=incident.state,
+        runbook_url=service.runbook_url,
+        labels=service.labels,
+        alert_count=incident.alert_count,
+        shadow=shadow,
+        reason=reason,
+    )
+
+
+async def page_users(
+    session: AsyncSession,
+    incident: Incident,
+    service: Service,
+    *,
+    responders: list[int],
+    shadows: list[int],
+    now: datetime,
+    reason: str,
+    position: Position | None,
+) -> list[str]:
+    """Page each person along their own notification rules; returns timeline remarks."""
+    remarks: list[str] = []
+    people = [(u, False) for u in responders] + [(u, True) for u in shadows]
+    if not people:
+        return remarks
+    ladders = await outbox.pageable_rules(session, [u for u, _ in people], incident.urgency)
+    names = await user_names(session, [u for u, _ in people])
+    existing = set(
+        await session.scalars(
+            select(IncidentAssignee.user_id).where(IncidentAssignee.incident_id == incident.id)
+        )
+    )
+    for user_id, shadow in people:
+        page = Page(
+            incident_id=incident.id,
+            user_id=user_id,
+            shadow=shadow,
+            urgency=incident.urgency,
+            paged_at=now,
+            reason=reason,
+            escalation_step=position.step if position else None,
+            escalation_loop=position.loop if position else None,
+        )
+        session.add(page)
+        if user_id not in existing:
+            session.add(
+                IncidentAssignee(
+                    incident_id=incident.id, user_id=user_id, shadow=shadow, assigned_at=now
+                )
+            )
+            existing.add(user_id)
+        await session.flush()
+        ladder = ladders.get(user_id, [])
+        name = names.get(user_id, f"user {user_id}")
+        if not ladder:
+            remarks.append(f"{name} has no verified contact method and cannot be reached")
+            continue
+        outbox.queue_page_notifications(
+            session,
+            incident_id=incident.id,
+            page_id=page.id,
+            user_id=user_id,
+            ladder=ladder,
+            paged_at=now,
+            context=_context(incident, service, shadow=shadow, reason=reason),
+        )
+        plan = ", ".join(
+            f"{t.contact_type} {'now' if t.delay_minutes == 0 else f'at +{t.delay_minutes}m'}"
+            for t in ladder
+        )
+        remarks.append(f"{'shadow ' if shadow else ''}{name}: {plan}")
+    return remarks
+
+
+def post_to_channels(
+    session: AsyncSession,
+    incident: Incident,
+    service: Service,
+    channels: list[tuple[ContactType, str]],
+    *,
+    now: datetime,
+    reason: str,
+) -> list[str]:
+    for contact_type, address in channels:
+        outbox.queue_channel_notification(
+            session,
+            incident_id=incident.id,
+            contact_type=contact_type,
+            address=address,
+            now=now,
+            context=_context(incident, service, shadow=False, reason=reason),
+        )
+    return [f"{contact_type} {address}" for contact_type, address in channels]
+
+
+async def run_from(
+    session: AsyncSession,
+    incident: Incident,
+    service: Service,
+    policy: PolicySnapshot,
+    start: Position,
+    *,
+    now: datetime,
+    reason: str,
+) -> None:
+    """Page the first step at or after ``start`` that reaches anyone; log the empty ones."""
+    position: Position | None = start
+    for _ in range(total_positions(policy)):
+        if position is None:
+            break
+        step = step_at(policy, position)
+        who = await audience(session, step, now)
+        label = _label(policy, position)
+        if who.empty:
+            timeline.record(
+                session,
+                incident.id,
+                "step_empty",
+                f"{label} has nobody on call; moving on at once",
+                at=now,
+                data={"step": position.step, "loop": position.loop},
+            )
+            position = next_position(policy, position)
+            continue
+        remarks = await page_users(
+            session,
+            incident,
+            service,
+            responders=who.responders,
+            shadows=who.shadows,
+            now=now,
+            reason=reason,
+            position=position,
+        )
+        remarks += post_to_channels(
+            session, incident, service, who.channels, now=now, reason=reason
+        )
+        incident.escalation_step = position.step
+        incident.escalation_loop = position.loop
+        escalates = incident.urgency == Urgency.HIGH
+        # Even after the last step the timer runs once more, so the timeline can say that
+        # nobody acknowledged before the ladder ran out.
+        incident.next_escalation_at = (
+            now + timedelta(minutes=step.delay_minutes) if escalates else None
+        )
+        timeline.record(
+            session,
+            incident.id,
+            "escalated",
+            f"{label} ({reason}): paged "
+            + "; ".join(remarks)
+            + ("" if escalates else " — low urgency: no further escalation"),
+            at=now,
+            data={
+                "step": position.step,
+                "loop": position.loop,
+                "responders": who.responders,
+                "shadows": who.shadows,
+                "next_escalation_at": incident.next_escalation_at.isoformat()
+                if incident.next_escalation_at
+                else None,
+                "last_step": next_position(policy, position) is None,
+            },
+        )
+        return
+    incident.next_escalation_at = None
+    incident.escalation_exhausted_at = now
+    timeline.record(
+        session,
+        incident.id,
+        "escalation_exhausted",
+        "Nobody could be paged: every step of the escalation policy is empty",
+        at=now,
+    )
+
+
+def _label(policy: PolicySnapshot, position: Position) -> str:
+    label = f"Step {position.step + 1} of {len(policy.steps)}"
+    if policy.repeat:
+        label += f" (pass {position.loop + 1} of {policy.repeat + 1})"
+    return label

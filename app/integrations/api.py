@@ -1,0 +1,283 @@
+"""Integration management (API tokens) and the inbound endpoints (integration keys)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+
+from app.alerts.grouping import InboundBatch
+from app.alerts.service import IngestResult
+from app.core.auth import Reader, Writer, bearer_token, public_route
+from app.core.errors import Forbidden, InvalidInput
+from app.core.session import DbSession
+from app.integrations import schemas, service
+from app.integrations.formats import alertmanager, generic, grafana, pagerduty
+from app.integrations.formats.common import InvalidPayload
+from app.integrations.models import Integration, IntegrationKind
+from app.integrations.service import Gateway, KnownKey
+
+router = APIRouter(tags=["integrations"])
+
+INBOUND = "/api/v1/integrations"
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+def _url(request: Request, integration: Integration) -> str:
+    base = request.app.state.settings.public_url
+    if integration.kind is IntegrationKind.HEARTBEAT:
+        return f"{base}/api/v1/heartbeat/"
+    if integration.kind is IntegrationKind.PAGERDUTY:
+        return f"{base}{INBOUND}/pagerduty/v2/enqueue"
+    return f"{base}{INBOUND}/{integration.kind}"
+
+
+def _out(request: Request, integration: Integration) -> schemas.IntegrationOut:
+    fields = set(schemas.IntegrationOut.model_fields) - {"url", "signed"}
+    return schemas.IntegrationOut(
+        **{name: getattr(integration, name) for name in fields},
+        url=_url(request, integration),
+        signed=bool(integration.signing_secret),
+    )
+
+
+# -------------------------------------------------------------------------------- management
+
+
+@router.get(
+    "/api/v1/services/{service_id}/integrations", response_model=list[schemas.IntegrationOut]
+)
+async def list_integrations(
+    request: Request, session: DbSession, _: Reader, service_id: int
+) -> list[schemas.IntegrationOut]:
+    return [_out(request, i) for i in await service.list_integrations(session, service_id)]
+
+
+@router.post(
+    "/api/v1/services/{service_id}/integrations",
+    response_model=schemas.IntegrationCreated,
+    status_code=status.HTTP_201_CREATED,
+)
+async def create_integration(
+    request: Request,
+    session: DbSession,
+    principal: Writer,
+    service_id: int,
+    body: schemas.IntegrationCreate,
+) -> schemas.IntegrationCreated:
+    integration, key = await service.create_integration(session, principal, service_id, body)
+    out = _out(request, integration)
+    with_key = (
+        f"{out.url}{key}"
+        if integration.kind is IntegrationKind.HEARTBEAT
+        else (out.url if integration.kind is IntegrationKind.PAGERDUTY else f"{out.url}/{key}")
+    )
+    return schemas.IntegrationCreated(**out.model_dump(), key=key, url_with_key=with_key)
+
+
+@router.delete(
+    "/api/v1/services/{service_id}/integrations/{integration_id}",
+    response_model=schemas.IntegrationOut,
+)
+async def revoke_integration(
+    request: Request, session: DbSession, principal: Writer, service_id: int, integration_id: int
+) -> schemas.IntegrationOut:
+    integration = await service.revoke_integration(session, principal, service_id, integration_id)
+    _gateway(request).forget(integration.key_hash)
+    return _out(request, integration)
+
+
+# ----------------------------------------------------------------------------------- inbound
+
+
+def _key_from(request: Request, path_key: str | None) -> str | None:
+    """Bearer token first (Alertmanager logs URLs, so the path is not for secrets), then HTTP
+    Basic's password (Grafana's basic auth), then the last path segment."""
+    token = bearer_token(request)
+    if token:
+        return token
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() == "basic" and encoded:
+        try:
+            _, _, password = base64.b64decode(encoded).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return password or None
+    return path_key
+
+
+def _summary(result: IngestResult) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "incidents": sorted(result.incident_ids),
+        "created_incidents": result.created_incidents,
+        "alerts": {
+            "triggered": result.triggered,
+            "repeated": result.repeated,
+            "resolved": result.resolved,
+            "acknowledged": result.acknowledged,
+            "ignored": result.ignored,
+        },
+    }
+
+
+def _invalid(exc: InvalidPayload) -> InvalidInput:
+    return InvalidInput(exc.detail, code="invalid_payload", errors=exc.errors)
+
+
+async def _receive(
+    request: Request,
+    kinds: tuple[IntegrationKind, ...],
+    path_key: str | None,
+    parse: Any,
+) -> tuple[KnownKey, IngestResult]:
+    gateway = _gateway(request)
+    known = await gateway.authenticate(_key_from(request, path_key), kinds)
+    gateway.check_rate(known)
+    body = await request.body()
+    if known.kind is IntegrationKind.GRAFANA and known.signing_secret:
+        _verify_grafana(request, known, body)
+    try:
+        batch: InboundBatch = parse(body)
+    except InvalidPayload as exc:
+        raise _invalid(exc) from None
+    return known, await gateway.ingest(known, batch)
+
+
+def _verify_grafana(request: Request, known: KnownKey, body: bytes) -> None:
+    assert known.signing_secret is not None
+    signature = request.headers.get("x-grafana-alerting-signature") or request.headers.get(
+        "x-grafana-alert-signature"
+    )
+    header = known.signing_timestamp_header
+    try:
+        grafana.verify_signature(
+            body,
+            signature,
+            known.signing_secret,
+            timestamp=request.headers.get(header) if header else None,
+            timestamp_required=header is not None,
+            now_unix=request.app.state.clock.now().timestamp(),
+        )
+    except grafana.BadSignature as exc:
+        raise Forbidden(f"Grafana signature check failed: {exc}", code="bad_signature") from None
+
+
+_AM = (IntegrationKind.ALERTMANAGER,)
+
+
+@router.post(f"{INBOUND}/alertmanager", openapi_extra=public_route("integration-key"))
+async def alertmanager_webhook(request: Request) -> dict[str, Any]:
+    """Prometheus Alertmanager webhook (payload version 4); key as bearer token."""
+    _, result = await _receive(request, _AM, None, alertmanager.parse)
+    return _summary(result)
+
+
+@router.post(f"{INBOUND}/alertmanager/{{key}}", openapi_extra=public_route("integration-key"))
+async def alertmanager_webhook_keyed(request: Request, key: str) -> dict[str, Any]:
+    """Alertmanager webhook with the key in the URL (or a label there and the key as bearer)."""
+    _, result = await _receive(request, _AM, key, alertmanager.parse)
+    return _summary(result)
+
+
+_GRAFANA = (IntegrationKind.GRAFANA,)
+
+
+@router.post(f"{INBOUND}/grafana", openapi_extra=public_route("integration-key"))
+@router.put(
+    f"{INBOUND}/grafana",
+    openapi_extra=public_route("integration-key"),
+    operation_id="grafana_webhook_put",
+)
+async def grafana_webhook(request: Request) -> dict[str, Any]:
+    """Grafana alerting webhook contact point (POST or PUT, optional HMAC)."""
+    _, result = await _receive(request, _GRAFANA, None, grafana.parse)
+    return _summary(result)
+
+
+@router.post(f"{INBOUND}/grafana/{{key}}", openapi_extra=public_route("integration-key"))
+@router.put(
+    f"{INBOUND}/grafana/{{key}}",
+    openapi_extra=public_route("integration-key"),
+    operation_id="grafana_webhook_keyed_put",
+)
+async def grafana_webhook_keyed(request: Request, key: str) -> dict[str, Any]:
+    _, result = await _receive(request, _GRAFANA, key, grafana.parse)
+    return _summary(result)
+
+
+_GENERIC = (IntegrationKind.GENERIC,)
+
+
+@router.post(
+    f"{INBOUND}/generic",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=public_route("integration-key"),
+)
+async def generic_event(request: Request) -> dict[str, Any]:
+    """Generic JSON event: summary, details, dedup_key, action."""
+    _, result = await _receive(request, _GENERIC, None, generic.parse)
+    return _summary(result) | {"dedup_key": result.dedup_keys[0] if result.dedup_keys else None}
+
+
+@router.post(
+    f"{INBOUND}/generic/{{key}}",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=public_route("integration-key"),
+)
+async def generic_event_keyed(request: Request, key: str) -> dict[str, Any]:
+    _, result = await _receive(request, _GENERIC, key, generic.parse)
+    return _summary(result) | {"dedup_key": result.dedup_keys[0] if result.dedup_keys else None}
+
+
+@router.post(
+    f"{INBOUND}/pagerduty/v2/enqueue",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=public_route("integration-key"),
+)
+async def pagerduty_enqueue(request: Request) -> JSONResponse:
+    """PagerDuty Events API v2 compatible: the routing_key is the integration key."""
+    body = await request.body()
+    try:
+        event = pagerduty.parse(body)
+    except InvalidPayload as exc:
+        # PagerDuty's own answer shape, plus ours, so either kind of client understands it.
+        return JSONResponse(
+            {
+                "code": "invalid_event",
+                "detail": exc.detail,
+                "status": "invalid event",
+                "message": exc.detail,
+                "errors": exc.errors,
+            },
+            status_code=400,
+        )
+    gateway = _gateway(request)
+    known = await gateway.authenticate(event.routing_key, (IntegrationKind.PAGERDUTY,))
+    gateway.check_rate(known)
+    await gateway.ingest(known, event.batch)
+    return JSONResponse(
+        {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
+        status_code=202,
+    )
+
+
+@router.post("/api/v1/heartbeat/{key}", openapi_extra=public_route("integration-key"))
+@router.get(
+    "/api/v1/heartbeat/{key}",
+    openapi_extra=public_route("integration-key"),
+    operation_id="heartbeat_get",
+)
+async def heartbeat(request: Request, key: str) -> dict[str, str]:
+    """A job pings this URL; if it stops, an incident opens, and the next ping resolves it."""
+    gateway = _gateway(request)
+    known = await gateway.authenticate(key, (IntegrationKind.HEARTBEAT,))
+    gateway.check_rate(known)
+    state = await service.record_ping(gateway, known)
+    return {"status": "ok", "state": state}

@@ -1,0 +1,311 @@
+"""Integration keys and the inbound gateway: authenticate, rate-limit, then ingest.
+
+Keys are random 32-character secrets; only their SHA-256 is stored. The gateway keeps a short
+in-process cache of key lookups so a busy sender costs no extra query per request; revoking a
+key takes effect in this process at once and in other replicas within ``CACHE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import string
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alerts import service as alerts
+from app.alerts.grouping import AlertAction, InboundAlert, InboundBatch
+from app.catalog import service as catalog
+from app.catalog.models import Service
+from app.core.auth import Principal
+from app.core.db import Database, on_commit, session_clock
+from app.core.errors import NotFound, RateLimited, Unauthenticated
+from app.core.metrics import ALERTS_RECEIVED
+from app.core.security import hash_secret
+from app.integrations import schemas
+from app.integrations.models import HeartbeatState, Integration, IntegrationKind
+
+KEY_ALPHABET = string.ascii_lowercase + string.digits
+KEY_LENGTH = 32  # the length PagerDuty senders expect of a routing key
+CACHE_SECONDS = 10.0
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+INGEST_ATTEMPTS = 3
+
+
+def new_key() -> str:
+    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH))
+
+
+# -------------------------------------------------------------------------------- management
+
+
+async def list_integrations(session: AsyncSession, service_id: int) -> Sequence[Integration]:
+    await catalog.get_service(session, service_id)
+    stmt = select(Integration).where(Integration.service_id == service_id).order_by(Integration.id)
+    return (await session.scalars(stmt)).all()
+
+
+async def create_integration(
+    session: AsyncSession, principal: Principal, service_id: int, data: schemas.IntegrationCreate
+) -> tuple[Integration, str]:
+    service = await catalog.get_service(session, service_id)
+    principal.require_team_write(service.team_id, "this service's integrations")
+    key = new_key()
+    now = session_clock(session).now()
+    integration = Integration(
+        service_id=service_id,
+        kind=data.kind,
+        name=data.name,
+        key_hash=hash_secret(key),
+        key_prefix=key[:6],
+        signing_secret=data.signing_secret,
+        signing_timestamp_header=data.signing_timestamp_header,
+    )
+    if data.kind is IntegrationKind.HEARTBEAT:
+        assert data.heartbeat_interval_seconds is not None
+        integration.heartbeat_interval_seconds = data.heartbeat_interval_seconds
+        integration.heartbeat_grace_seconds = data.heartbeat_grace_seconds or 0
+        integration.heartbeat_state = HeartbeatState.WAITING
+        # A monitor that never pings is as overdue as one that stopped.
+        integration.heartbeat_due_at = now + timedelta(
+            seconds=data.heartbeat_interval_seconds + (data.heartbeat_grace_seconds or 0)
+        )
+    session.add(integration)
+    await session.flush()
+    return integration, key
+
+
+async def revoke_integration(
+    session: AsyncSession, principal: Principal, service_id: int, integration_id: int
+) -> Integration:
+    service = await catalog.get_service(session, service_id)
+    principal.require_team_write(service.team_id, "this service's integrations")
+    integration = await session.get(Integration, integration_id)
+    if integration is None or integration.service_id != service_id:
+        raise NotFound(f"integration {integration_id} not found for service {service_id}")
+    if integration.revoked_at is None:
+        integration.revoked_at = session_clock(session).now()
+    return integration
+
+
+# ------------------------------------------------------------------------------------ gateway
+
+
+@dataclass
+class KnownKey:
+    integration_id: int
+    service_id: int
+    kind: IntegrationKind
+    name: str
+    signing_secret: str | None
+    signing_timestamp_header: str | None
+    revoked: bool
+    cached_at: float
+    last_used_at: datetime | None
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: float
+    tokens: float
+    updated: float = field(default_factory=time.monotonic)
+
+    def take(self) -> float:
+        """0 when a token was taken, else the seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class Gateway:
+    def __init__(self, db: Database, *, rate_per_second: float, burst: int) -> None:
+        self.db = db
+        self.rate = rate_per_second
+        self.burst = float(burst)
+        self._keys: dict[str, KnownKey] = {}
+        self._buckets: dict[int, TokenBucket] = {}
+
+    async def authenticate(self, key: str | None, kinds: tuple[IntegrationKind, ...]) -> KnownKey:
+        if not key:
+            raise Unauthenticated("an integration key is required (bearer token or URL)")
+        digest = hash_secret(key)
+        known = self._keys.get(digest)
+        if known is None or time.monotonic() - known.cached_at > CACHE_SECONDS:
+            known = await self._lookup(digest)
+        if known is None or known.revoked or known.kind not in kinds:
+            raise Unauthenticated("unknown or revoked integration key")
+        return known
+
+    async def _lookup(self, digest: str) -> KnownKey | None:
+        async with self.db.new_session() as session:
+            row = await session.scalar(select(Integration).where(Integration.key_hash == digest))
+        if row is None:
+            self._keys.pop(digest, None)
+            return None
+        known = KnownKey(
+            integration_id=row.id,
+            service_id=row.service_id,
+            kind=row.kind,
+            name=row.name,
+            signing_secret=row.signing_secret,
+            signing_timestamp_header=row.signing_timestamp_header,
+            revoked=row.revoked_at is not None,
+            cached_at=time.monotonic(),
+            last_used_at=row.last_used_at,
+        )
+        self._keys[digest] = known
+        return known
+
+    def forget(self, key_hash: str) -> None:
+        self._keys.pop(key_hash, None)
+
+    def check_rate(self, known: KnownKey) -> None:
+        bucket = self._buckets.get(known.integration_id)
+        if bucket is None:
+            bucket = self._buckets[known.integration_id] = TokenBucket(
+                self.rate, self.burst, self.burst
+            )
+        wait = bucket.take()
+        if wait:
+            raise RateLimited(
+                f"integration {known.name!r} sends more than {self.rate:g} requests per second; "
+                "slow down and retry",
+                retry_after_seconds=max(1, int(wait + 0.999)),
+            )
+
+    async def ingest(self, known: KnownKey, batch: InboundBatch) -> alerts.IngestResult:
+        """Store the batch durably; a concurrent insert of the same alert is retried."""
+        for attempt in range(INGEST_ATTEMPTS):
+            try:
+                async with self.db.transaction() as session:
+                    service = await session.get(Service, known.service_id)
+                    if service is None:
+                        raise Unauthenticated("unknown or revoked integration key")
+                    result = await alerts.ingest(session, service, known.integration_id, batch)
+                    self._touch(session, known)
+                for alert in batch.alerts:
+                    ALERTS_RECEIVED.labels(kind=known.kind, action=alert.action).inc()
+                return result
+            except IntegrityError:
+                # Another request inserted the same alert or group incident first; the next
+                # attempt sees it and updates instead.
+                if attempt == INGEST_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _touch(self, session: AsyncSession, known: KnownKey) -> None:
+        now = session_clock(session).now()
+        if known.last_used_at is None or now - known.last_used_at > LAST_USED_RESOLUTION:
+            known.last_used_at = now
+            integration_id = known.integration_id
+
+            async def mark() -> None:
+                async with self.db.transaction() as s:
+                    row = await s.get(Integration, integration_id)
+                    if row is not None:
+                        row.last_used_at = now
+
+            on_commit(session, mark)
+
+
+# ---------------------------------------------------------------------------------- heartbeats
+
+
+def heartbeat_dedup_key(integration_id: int) -> str:
+    return f"heartbeat:{integration_id}"
+
+
+async def record_ping(gateway: Gateway, known: KnownKey) -> HeartbeatState:
+    """A ping: the monitor is alive; if it was overdue, its incident resolves."""
+    async with gateway.db.transaction() as session:
+        row = await session.scalar(
+            select(Integration).where(Integration.id == known.integration_id).with_for_update()
+        )
+        assert row is not None
+        now = session_clock(session).now()
+        was_overdue = row.heartbeat_state is HeartbeatState.OVERDUE
+        row.last_ping_at = now
+        row.heartbeat_state = HeartbeatState.OK
+        row.heartbeat_due_at = now + timedelta(
+            seconds=(row.heartbeat_interval_seconds or 0) + (row.heartbeat_grace_seconds or 0)
+        )
+        if was_overdue:
+            service = await session.get(Service, row.service_id)
+            assert service is not None
+            await alerts.ingest(
+                session,
+                service,
+                row.id,
+                InboundBatch(
+                    alerts=(
+                        InboundAlert(
+                            dedup_key=heartbeat_dedup_key(row.id),
+                            action=AlertAction.RESOLVE,
+                            summary=f"Heartbeat {row.name} is back",
+                        ),
+                    )
+                ),
+            )
+        return row.heartbeat_state
+
+
+async def mark_overdue_heartbeats(db: Database, *, limit: int = 100) -> int:
+    """Open an incident for each monitor whose ping is overdue (safe on several replicas)."""
+    async with db.transaction() as session:
+        now = session_clock(session).now()
+        rows = (
+            await session.scalars(
+                select(Integration)
+                .where(
+                    Integration.kind == IntegrationKind.HEARTBEAT,
+                    Integration.heartbeat_state.in_([HeartbeatState.OK, HeartbeatState.WAITING]),
+                    Integration.heartbeat_due_at <= now,
+                    Integration.revoked_at.is_(None),
+                )
+                .order_by(Integration.heartbeat_due_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            row.heartbeat_state = HeartbeatState.OVERDUE
+            service = await session.get(Service, row.service_id)
+            assert service is not None
+            silent = (
+                "never pinged"
+                if row.last_ping_at is None
+                else (f"no ping since {row.last_ping_at.isoformat(timespec='seconds')}")
+            )
+            await alerts.ingest(
+                session,
+                service,
+                row.id,
+                InboundBatch(
+                    alerts=(
+                        InboundAlert(
+                            dedup_key=heartbeat_dedup_key(row.id),
+                            action=AlertAction.TRIGGER,
+                            summary=f"Heartbeat {row.name} missed: {silent}",
+                            severity="critical",
+                            source="baton heartbeat",
+                            details={
+                                "interval_seconds": row.heartbeat_interval_seconds,
+                                "grace_seconds": row.heartbeat_grace_seconds,
+                            },
+                        ),
+                    )
+                ),
+            )
+        return len(rows)

@@ -1,0 +1,158 @@
+"""Slack interactivity: what a button on an incident message does.
+
+The endpoint answers Slack at once (Slack shows an error after 3 seconds) and hands the
+payload to a handler here, which runs afterwards: it finds the Baton user behind the Slack
+user (which may take a Slack API call), acts as that user with their rights, and reports
+problems to the clicker through the interaction's ``response_url``. Success needs no extra
+message: the incident change updates every Slack message of the incident (``announce``).
+
+Other interaction types register in ``HANDLERS`` (run after the answer), buttons other than
+the incident verbs in ``BUTTONS``, and types whose HTTP answer carries a body (a modal's
+``view_submission``) in ``RESPONDERS``; the Slack app (``modals``) adds its own there.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.db import Database
+from app.integrations.slack import linking
+from app.notify import actions, slackblocks
+from app.notify.slack import SlackApi, SlackCallFailed
+from app.notify.smstext import Action
+from app.people import service as people
+
+log = logging.getLogger(__name__)
+
+LINK_HELP = (
+    "Baton does not know who you are yet, so nothing was done. Baton matches Slack users to "
+    "Baton users by e-mail address: ask a Baton admin to give your Baton user the e-mail "
+    "address of your Slack profile, or to link your Slack account to your Baton user "
+    "(PUT /api/v1/users/<your id>/slack-link)."
+)
+
+
+@dataclass(frozen=True)
+class SlackContext:
+    """What an interaction handler needs, taken from the app at request time."""
+
+    db: Database
+    api: SlackApi | None
+    public_url: str = ""
+
+
+Handler = Callable[[SlackContext, dict[str, Any]], Awaitable[None]]
+# Answers inside Slack's 3 seconds with the HTTP body (None: an empty 200).
+Responder = Callable[[SlackContext, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+ACTIONS: dict[str, Action] = {
+    slackblocks.ACTION_ACKNOWLEDGE: Action.ACKNOWLEDGE,
+    slackblocks.ACTION_RESOLVE: Action.RESOLVE,
+    slackblocks.ACTION_ESCALATE: Action.ESCALATE,
+}
+_INCIDENT_REF = re.compile(r"^\s*(?:inc-|#)?(\d{1,18})\s*$", re.IGNORECASE)
+
+
+def incident_ref(value: object) -> int | None:
+    """The incident id a button carries: ``123``, ``#123`` or ``INC-123``."""
+    match = _INCIDENT_REF.match(str(value or ""))
+    return int(match[1]) if match else None
+
+
+def dedupe_key(payload: dict[str, Any]) -> str | None:
+    """What makes a click unique, so a retry or replay of it (even re-signed) acts once."""
+    action = (payload.get("actions") or [{}])[0]
+    user = (payload.get("user") or {}).get("id")
+    if payload.get("type") == "block_actions" and user and action.get("action_ts"):
+        return f"block_actions:{user}:{action.get('action_id')}:{action['action_ts']}"
+    return None
+
+
+async def handle_block_actions(ctx: SlackContext, payload: dict[str, Any]) -> None:
+    try:
+        await _block_actions(ctx, payload)
+    except Exception:
+        # Nothing is waiting for this task: log instead of losing the error.
+        log.exception("Slack block action failed")
+
+
+async def _block_actions(ctx: SlackContext, payload: dict[str, Any]) -> None:
+    action = (payload.get("actions") or [{}])[0]
+    button = BUTTONS.get(str(action.get("action_id", "")))
+    if button is not None:
+        await button(ctx, payload)
+        return
+    verb = ACTIONS.get(str(action.get("action_id", "")))
+    if verb is None:
+        return  # another app's button, or one of ours that needs no work
+    incident_id = incident_ref(action.get("value"))
+    if incident_id is None:
+        await _tell(ctx, payload, "That button does not name an incident Baton knows.")
+        return
+    try:
+        user_id = await _baton_user(ctx, payload)
+    except SlackCallFailed as exc:
+        log.warning("could not look up a Slack user", extra={"error": exc.detail})
+        await _tell(
+            ctx,
+            payload,
+            "Baton could not check your Slack profile just now, so "
+            "nothing was done. Please try again in a minute.",
+        )
+        return
+    if user_id is None:
+        await _tell(ctx, payload, LINK_HELP)
+        return
+    async with ctx.db.transaction() as session:
+        principal = await people.principal_for_user(session, user_id, channel="slack")
+        if principal is None:
+            outcome = None
+        else:
+            outcome = await actions.act(session, principal, incident_id, verb)
+    if outcome is None:
+        await _tell(ctx, payload, LINK_HELP)
+    elif not outcome.changed or _on_ephemeral(payload):
+        # An ephemeral message (a /baton answer) is not updated by the change: say what happened.
+        await _tell(ctx, payload, outcome.text)
+
+
+def _on_ephemeral(payload: dict[str, Any]) -> bool:
+    return bool((payload.get("container") or {}).get("is_ephemeral"))
+
+
+async def _baton_user(ctx: SlackContext, payload: dict[str, Any]) -> int | None:
+    user = payload.get("user") or {}
+    slack_user_id = str(user.get("id") or "")
+    team_id = str((payload.get("team") or {}).get("id") or user.get("team_id") or "")
+    if not slack_user_id:
+        return None
+    if ctx.api is None:
+        async with ctx.db.transaction() as session:
+            return await linking.linked_user_id(session, team_id, slack_user_id)
+    return await linking.resolve_user(ctx.db, ctx.api, team_id, slack_user_id)
+
+
+async def _tell(ctx: SlackContext, payload: dict[str, Any], text: str) -> None:
+    """An ephemeral answer to the person who clicked, and nobody else."""
+    if ctx.api is None:
+        return
+    response_url = payload.get("response_url")
+    if response_url:
+        await ctx.api.respond(str(response_url), text)
+        return
+    channel = str((payload.get("channel") or {}).get("id") or "")
+    user = str((payload.get("user") or {}).get("id") or "")
+    if channel and user:
+        try:
+            await ctx.api.post_ephemeral(channel, user, text)
+        except SlackCallFailed as exc:
+            log.warning("could not answer a Slack user", extra={"error": exc.detail})
+
+
+HANDLERS: dict[str, Handler] = {"block_actions": handle_block_actions}
+BUTTONS: dict[str, Handler] = {}
+RESPONDERS: dict[str, Responder] = {}

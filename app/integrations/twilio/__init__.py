@@ -1,0 +1,1 @@
+"""Twilio inbound: SMS replies, voice keypresses and delivery status callbacks."""

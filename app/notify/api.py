@@ -1,0 +1,199 @@
+"""Channel self-service: send a test, read a notification, a webhook's signing key, status updates.
+
+The routes live under ``/api/v1/users/{user_id}/...`` beside the contact methods they act on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request, status
+from sqlalchemy import select
+
+from app.core.auth import Reader, Writer
+from app.core.errors import InvalidInput, NotFound, RateLimited
+from app.core.schemas import InputModel, OutputModel
+from app.core.session import DbSession
+from app.notify.base import MessageKind
+from app.notify.channel_models import StatusUpdateSubscription
+from app.notify.models import Notification, NotificationStatus
+from app.notify.outbox import wake_dispatcher_after_commit
+from app.notify.webhook import signing_key
+from app.people import service as people
+from app.people.models import ContactMethod, ContactType
+
+router = APIRouter(prefix="/api/v1", tags=["people"])
+
+# One test per contact method in this long: a test button must not become a pager flood.
+TEST_INTERVAL = timedelta(seconds=30)
+_METHOD = "/users/{user_id}/contact-methods/{method_id}"
+
+
+class NotificationOut(OutputModel):
+    id: int
+    incident_id: int | None
+    user_id: int | None
+    contact_method_id: int | None
+    kind: str
+    contact_type: str
+    address: str
+    subject: str
+    status: str
+    attempts: int
+    due_at: datetime
+    provider: str | None
+    provider_message_id: str | None
+    last_error: str | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    finished_at: datetime | None
+
+
+class TestQueued(OutputModel):
+    notification_id: int
+    contact_method_id: int
+    status: str
+    detail: str
+
+
+class WebhookKey(OutputModel):
+    contact_method_id: int
+    signing_key: str
+    algorithm: str = "HMAC-SHA256"
+    signed_message: str = "<X-Baton-Timestamp>.<raw body>"
+    signature_header: str = "X-Baton-Signature: sha256=<hex digest>"
+
+
+class StatusUpdates(OutputModel):
+    contact_method_id: int
+    enabled: bool
+
+
+class StatusUpdatesSet(InputModel):
+    enabled: bool
+
+
+async def _own_method(
+    session: DbSession, principal: Writer, user_id: int, method_id: int
+) -> ContactMethod:
+    method = await people.get_contact_method(session, user_id, method_id)
+    principal.require_self_or_admin(user_id)
+    return method
+
+
+def _test_text(method: ContactMethod) -> str:
+    name = f" ({method.label})" if method.label else ""
+    return (
+        f"Baton test message to your {method.type} contact method{name}. If you can read this, "
+        "Baton can page you here. No action is needed."
+    )
+
+
+@router.post(f"{_METHOD}/test", response_model=TestQueued, status_code=status.HTTP_202_ACCEPTED)
+async def send_test(
+    request: Request, session: DbSession, principal: Writer, user_id: int, method_id: int
+) -> TestQueued:
+    """Queue a test message to this contact method; read its outcome at ``notification_id``."""
+    method = await _own_method(session, principal, user_id, method_id)
+    if method.type.needs_verification and method.verified_at is None:
+        raise InvalidInput(
+            "verify this number first: a test must not text a stranger", code="not_verified"
+        )
+    now = request.app.state.clock.now()
+    recent = await session.scalar(
+        select(Notification.created_at)
+        .where(Notification.contact_method_id == method.id, Notification.kind == MessageKind.TEST)
+        .order_by(Notification.created_at.desc())
+        .limit(1)
+    )
+    if recent is not None and now - recent < TEST_INTERVAL:
+        wait = int((recent + TEST_INTERVAL - now).total_seconds()) + 1
+        raise RateLimited(
+            "a test was sent moments ago; wait before sending another", retry_after_seconds=wait
+        )
+    text = _test_text(method)
+    row = Notification(
+        user_id=user_id,
+        contact_method_id=method.id,
+        kind=MessageKind.TEST,
+        contact_type=method.type,
+        address=method.address,
+        subject="Baton test message",
+        body=text,
+        context={"event": "test", "contact_method_id": method.id},
+        status=NotificationStatus.PENDING,
+        due_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    wake_dispatcher_after_commit(session)
+    disabled = f"; note: it is disabled ({method.disabled_reason})" if method.disabled_at else ""
+    return TestQueued(
+        notification_id=row.id,
+        contact_method_id=method.id,
+        status=row.status,
+        detail=f"a test message to {method.address} is queued{disabled}; GET "
+        f"/api/v1/users/{user_id}/notifications/{row.id} shows how it went",
+    )
+
+
+@router.get("/users/{user_id}/notifications/{notification_id}", response_model=NotificationOut)
+async def get_notification(
+    session: DbSession, _: Reader, user_id: int, notification_id: int
+) -> NotificationOut:
+    row = await session.get(Notification, notification_id)
+    if row is None or row.user_id != user_id:
+        raise NotFound(f"notification {notification_id} not found for user {user_id}")
+    return NotificationOut.model_validate(row)
+
+
+@router.post(f"{_METHOD}/webhook-key", response_model=WebhookKey)
+async def reveal_webhook_key(
+    request: Request, session: DbSession, principal: Writer, user_id: int, method_id: int
+) -> WebhookKey:
+    """The key that signs this webhook's deliveries (owner or admin; POST so it is never cached
+    or prefetched)."""
+    method = await _own_method(session, principal, user_id, method_id)
+    if method.type is not ContactType.WEBHOOK:
+        raise InvalidInput("only webhook contact methods have a signing key", code="not_webhook")
+    secret = request.app.state.settings.secret_key.get_secret_value()
+    return WebhookKey(contact_method_id=method.id, signing_key=signing_key(secret, method.address))
+
+
+@router.get(f"{_METHOD}/status-updates", response_model=StatusUpdates)
+async def get_status_updates(
+    session: DbSession, _: Reader, user_id: int, method_id: int
+) -> StatusUpdates:
+    method = await people.get_contact_method(session, user_id, method_id)
+    subscribed = await session.get(StatusUpdateSubscription, method.id)
+    return StatusUpdates(contact_method_id=method.id, enabled=subscribed is not None)
+
+
+@router.put(f"{_METHOD}/status-updates", response_model=StatusUpdates)
+async def set_status_updates(
+    request: Request,
+    session: DbSession,
+    principal: Writer,
+    user_id: int,
+    method_id: int,
+    body: StatusUpdatesSet,
+) -> StatusUpdates:
+    """A webhook contact method may also receive every change of the incidents it paged."""
+    method = await _own_method(session, principal, user_id, method_id)
+    if method.type is not ContactType.WEBHOOK:
+        raise InvalidInput(
+            "status updates are for webhook contact methods; Slack messages are always updated",
+            code="not_webhook",
+        )
+    current = await session.get(StatusUpdateSubscription, method.id)
+    if body.enabled and current is None:
+        session.add(
+            StatusUpdateSubscription(
+                contact_method_id=method.id, created_at=request.app.state.clock.now()
+            )
+        )
+    elif not body.enabled and current is not None:
+        await session.delete(current)
+    await session.flush()
+    return StatusUpdates(contact_method_id=method.id, enabled=body.enabled)

@@ -1,0 +1,453 @@
+"""The dispatcher: claims due notifications from the outbox and hands them to providers.
+
+Claiming marks a notification ``sending`` with a deadline, in a short transaction; the provider
+call happens outside any transaction; the result is recorded right after. A notification still
+``sending`` past its deadline had its sender die mid-call: its outcome is unknown, so it is
+recorded as failed and not repeated (a double page at 3 a.m. is worse than the next rule
+firing), and the person's next rule is pulled forward while escalation carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import Database
+from app.core.metrics import NOTIFICATION_LAG_SECONDS, NOTIFICATIONS
+from app.incidents import timeline
+from app.notify import messages
+from app.notify.base import (
+    DeliveryResult,
+    DeliveryStatus,
+    MessageKind,
+    Notifier,
+    OutboundMessage,
+)
+from app.notify.models import Notification, NotificationStatus
+from app.notify.outbox import wake_dispatcher_after_commit
+from app.notify.throttle import RateLimit, plan_delivery
+from app.people.models import ContactMethod, ContactType
+
+log = logging.getLogger(__name__)
+
+# Pages are rate limited per contact method (and folded into summaries in a storm); reminders,
+# confirmations, verification codes and tests are rare and always go on their own.
+THROTTLED_KINDS = (MessageKind.PAGE,)
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    limits: dict[ContactType, RateLimit] = field(default_factory=dict)
+    batch_size: int = 100
+    concurrency: int = 20
+    send_timeout: timedelta = timedelta(seconds=30)
+    max_attempts: int = 5
+    base_backoff: timedelta = timedelta(seconds=5)
+    max_backoff: timedelta = timedelta(minutes=5)
+
+    def backoff(self, attempts: int, retry_after: float | None) -> timedelta:
+        delay = min(self.base_backoff * (2 ** max(attempts - 1, 0)), self.max_backoff)
+        if retry_after is not None:
+            delay = max(delay, timedelta(seconds=retry_after))
+        return delay
+
+
+@dataclass(frozen=True)
+class Claimed:
+    notification_id: int
+    due_at: datetime
+    message: OutboundMessage
+
+
+class Dispatcher:
+    def __init__(self, db: Database, notifier: Notifier, policy: DispatchPolicy) -> None:
+        self.db = db
+        self.notifier = notifier
+        self.policy = policy
+
+    async def run(self, max_passes: int = 20) -> int:
+        """Send everything due now; several passes when more is due than one batch holds."""
+        total = 0
+        for _ in range(max_passes):
+            sent = await self.run_pass()
+            total += sent
+            if sent < self.policy.batch_size:
+                break
+        return total
+
+    async def run_pass(self) -> int:
+        claimed = await self.claim()
+        if not claimed:
+            return 0
+        limit = asyncio.Semaphore(self.policy.concurrency)
+
+        async def deliver(item: Claimed) -> None:
+            async with limit:
+                result = await self._send(item)
+                await self._record(item, result)
+
+        await asyncio.gather(*(deliver(item) for item in claimed))
+        return len(claimed)
+
+    # ---------------------------------------------------------------------------------- claim
+
+    async def claim(self) -> list[Claimed]:
+        """Take due notifications: mark them sending with a deadline (one short transaction)."""
+        async with self.db.transaction() as session:
+            now = self.db.clock.now()
+            rows = (
+                await session.scalars(
+                    select(Notification)
+                    .where(
+                        Notification.status == NotificationStatus.PENDING,
+                        Notification.due_at <= now,
+                    )
+                    .order_by(Notification.due_at, Notification.id)
+                    .limit(self.policy.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return []
+            to_send = await self._apply_rate_limits(session, rows, now)
+            for row in to_send:
+                row.status = NotificationStatus.SENDING
+                row.attempts += 1
+                row.sent_at = now
+                row.sending_deadline = now + self.policy.send_timeout
+            return [Claimed(row.id, row.due_at, _message(row)) for row in to_send]
+
+    async def _apply_rate_limits(
+        self, session: AsyncSession, rows: Sequence[Notification], now: datetime
+    ) -> list[Notification]:
+        to_send: list[Notification] = []
+        throttled: dict[int, list[Notification]] = defaultdict(list)
+        for row in rows:
+            limited = self.policy.limits.get(row.contact_type)
+            if row.kind in THROTTLED_KINDS and row.contact_method_id is not None and limited:
+                throttled[row.contact_method_id].append(row)
+            else:
+                to_send.append(row)
+        if not throttled:
+            return to_send
+        recent = await _recent_sends(session, list(throttled), now - _longest(self.policy))
+        for method_id, items in throttled.items():
+            limit = self.policy.limits[items[0].contact_type]
+            plan = plan_delivery([i.id for i in items], recent.get(method_id, []), limit, now)
+            by_id = {i.id: i for i in items}
+            to_send += [by_id[i] for i in plan.send]
+            for i in plan.defer:
+                by_id[i].due_at = plan.defer_until or now
+            if plan.bundle:
+                to_send.append(await _bundle(session, [by_id[i] for i in plan.bundle], limit, now))
+        return to_send
+
+    # ----------------------------------------------------------------------------------- send
+
+    async def _send(self, item: Claimed) -> DeliveryResult:
+        budget = max(self.policy.send_timeout.total_seconds() - 1, 1)
+        provider = self.notifier.provider_for(item.message.contact_type)
+        try:
+            return await asyncio.wait_for(provider.send(item.message), timeout=budget)
+        except TimeoutError:
+            return DeliveryResult(
+                DeliveryStatus.PERMANENT_FAILURE,
+                provider.name,
+                detail=f"no answer from {provider.name} within {budget:.0f}s; outcome unknown, "
+                "not repeated to avoid a double page",
+            )
+        except Exception as exc:  # a provider bug must not take the dispatcher down
+            log.exception("provider raised", extra={"notification_id": item.notification_id})
+            return DeliveryResult(
+                DeliveryStatus.PERMANENT_FAILURE,
+                provider.name,
+                detail=f"provider error: {type(exc).__name__}",
+            )
+
+    # --------------------------------------------------------------------------------- record
+
+    async def _record(self, item: Claimed, result: DeliveryResult) -> None:
+        async with self.db.transaction() as session:
+            row = await session.scalar(
+                select(Notification)
+                .where(Notification.id == item.notification_id)
+                .with_for_update()
+            )
+            if row is None or row.status is not NotificationStatus.SENDING:
+                # Recovery already judged it (the send outlived its deadline); keep that verdict.
+                log.warning(
+                    "late send result ignored", extra={"notification_id": item.notification_id}
+                )
+                return
+            now = self.db.clock.now()
+            row.provider = result.provider
+            row.sending_deadline = None
+            if result.ok:
+                await _mark_sent(session, row, result, now)
+                NOTIFICATION_LAG_SECONDS.observe(max((now - item.due_at).total_seconds(), 0))
+            elif (
+                result.status is DeliveryStatus.TEMPORARY_FAILURE
+                and row.attempts < self.policy.max_attempts
+            ):
+                await _schedule_retry(session, row, result, now, self.policy)
+            else:
+                await mark_failed(session, row, result.detail or "failed", now)
+                if result.contact_method_unusable and row.contact_method_id is not None:
+                    await _disable_contact_method(session, row.contact_method_id, result, now)
+            NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=row.status).inc()
+
+    # ------------------------------------------------------------------------------ recovery
+
+    async def fail_stale_sends(self, limit: int = 100) -> int:
+        """Sends whose process died mid-call: record them failed, never send them again."""
+        async with self.db.transaction() as session:
+            now = self.db.clock.now()
+            rows = (
+                await session.scalars(
+                    select(Notification)
+                    .where(
+                        Notification.status == NotificationStatus.SENDING,
+                        Notification.sending_deadline < now,
+                    )
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                row.sending_deadline = None
+                await mark_failed(
+                    session,
+                    row,
+                    "outcome unknown: the sender stopped before recording the result; not "
+                    "repeated to avoid a double page",
+                    now,
+                )
+            return len(rows)
+
+
+def _longest(policy: DispatchPolicy) -> timedelta:
+    return max((limit.window for limit in policy.limits.values()), default=timedelta(0))
+
+
+async def _recent_sends(
+    session: AsyncSession, method_ids: list[int], since: datetime
+) -> dict[int, list[datetime]]:
+    rows = await session.execute(
+        select(Notification.contact_method_id, Notification.sent_at).where(
+            Notification.contact_method_id.in_(method_ids),
+            Notification.sent_at > since,
+            Notification.status.in_(
+                [NotificationStatus.SENDING, NotificationStatus.SENT, NotificationStatus.DELIVERED]
+            ),
+        )
+    )
+    recent: dict[int, list[datetime]] = defaultdict(list)
+    for method_id, sent_at in rows.all():
+        if method_id is not None and sent_at is not None:
+            recent[method_id].append(sent_at)
+    return recent
+
+
+async def _bundle(
+    session: AsyncSession, items: list[Notification], limit: RateLimit, now: datetime
+) -> Notification:
+    first = items[0]
+    context = messages.summary_context([i.context for i in items])
+    summary = Notification(
+        user_id=first.user_id,
+        contact_method_id=first.contact_method_id,
+        kind=MessageKind.SUMMARY,
+        contact_type=first.contact_type,
+        address=first.address,
+        subject=messages.summary_subject(context),
+        body=messages.summary_text(context),
+        context=context,
+        status=NotificationStatus.PENDING,
+        due_at=now,
+        created_at=now,
+    )
+    session.add(summary)
+    await session.flush()
+    for item in items:
+        item.status = NotificationStatus.BUNDLED
+        item.bundle_id = summary.id
+        item.finished_at = now
+        if item.incident_id is not None:
+            timeline.record(
+                session,
+                item.incident_id,
+                "notification_bundled",
+                f"{label(item)}: more than {limit.count} messages in "
+                f"{int(limit.window.total_seconds() // 60) or 1} min to this address, so it is "
+                f"folded into one summary of {len(items)} pages",
+                at=now,
+                data={"notification_id": item.id, "summary_id": summary.id},
+            )
+    return summary
+
+
+def _message(row: Notification) -> OutboundMessage:
+    context = dict(row.context)
+    context["notification_id"] = row.id
+    return OutboundMessage(
+        contact_type=row.contact_type,
+        address=row.address,
+        kind=row.kind,
+        subject=row.subject,
+        text=row.body,
+        user_id=row.user_id,
+        context=context,
+    )
+
+
+def label(row: Notification) -> str:
+    """How a notification is named on a timeline: "Page by sms to +1…0123"."""
+    what = {MessageKind.PAGE: "Page", MessageKind.SUMMARY: "Summary"}.get(row.kind, str(row.kind))
+    return f"{what} by {row.contact_type} to {_mask(row)}"
+
+
+def _mask(row: Notification) -> str:
+    if row.contact_type in (ContactType.SMS, ContactType.VOICE) and len(row.address) > 6:
+        return row.address[:-4].rstrip("0123456789")[:3] + "…" + row.address[-4:]
+    return row.address if row.contact_type is not ContactType.WEBHOOK else "webhook"
+
+
+async def incidents_of(session: AsyncSession, row: Notification) -> list[int]:
+    if row.incident_id is not None:
+        return [row.incident_id]
+    if row.kind is MessageKind.SUMMARY:
+        ids = await session.scalars(
+            select(Notification.incident_id).where(Notification.bundle_id == row.id).distinct()
+        )
+        return [i for i in ids if i is not None]
+    return []
+
+
+async def record_event(
+    session: AsyncSession,
+    row: Notification,
+    kind: str,
+    message: str,
+    now: datetime,
+    data: dict[str, object],
+) -> None:
+    """On the timeline of the notification's incident, or of every incident a summary covers."""
+    for incident_id in await incidents_of(session, row):
+        timeline.record(session, incident_id, kind, message, at=now, data=data)
+
+
+async def _mark_sent(
+    session: AsyncSession, row: Notification, result: DeliveryResult, now: datetime
+) -> None:
+    row.status = NotificationStatus.SENT
+    row.provider_message_id = result.provider_message_id
+    row.sent_at = now
+    row.finished_at = now
+    row.last_error = None
+    await record_event(
+        session,
+        row,
+        "notification_sent",
+        f"{label(row)} sent via {result.provider}",
+        now,
+        {
+            "notification_id": row.id,
+            "provider": result.provider,
+            "provider_message_id": result.provider_message_id,
+        },
+    )
+
+
+async def _schedule_retry(
+    session: AsyncSession,
+    row: Notification,
+    result: DeliveryResult,
+    now: datetime,
+    policy: DispatchPolicy,
+) -> None:
+    delay = policy.backoff(row.attempts, result.retry_after_seconds)
+    row.status = NotificationStatus.PENDING
+    row.due_at = now + delay
+    row.sent_at = None
+    row.last_error = result.detail[:1000]
+    await record_event(
+        session,
+        row,
+        "notification_retry",
+        f"{label(row)} failed temporarily ({result.detail}); attempt {row.attempts} of "
+        f"{policy.max_attempts}, retrying in {int(delay.total_seconds())}s",
+        now,
+        {"notification_id": row.id, "attempt": row.attempts},
+    )
+
+
+async def mark_failed(session: AsyncSession, row: Notification, reason: str, now: datetime) -> None:
+    row.status = NotificationStatus.FAILED
+    row.finished_at = now
+    row.last_error = reason[:1000]
+    await record_event(
+        session,
+        row,
+        "notification_failed",
+        f"{label(row)} failed: {reason}",
+        now,
+        {"notification_id": row.id, "attempts": row.attempts},
+    )
+    pages = [row.page_id] if row.page_id is not None else []
+    if row.kind is MessageKind.SUMMARY:
+        pages = [
+            p
+            for p in await session.scalars(
+                select(Notification.page_id).where(Notification.bundle_id == row.id)
+            )
+            if p is not None
+        ]
+    for page_id in pages:
+        await _fall_through(session, page_id, row.contact_method_id, now)
+
+
+async def _fall_through(
+    session: AsyncSession, page_id: int, failed_method_id: int | None, now: datetime
+) -> None:
+    """The person's next rule fires now instead of waiting for its delay."""
+    following = await session.scalar(
+        select(Notification)
+        .where(
+            Notification.page_id == page_id,
+            Notification.status == NotificationStatus.PENDING,
+            Notification.due_at > now,
+            Notification.contact_method_id.is_distinct_from(failed_method_id),
+        )
+        .order_by(Notification.due_at, Notification.id)
+        .limit(1)
+        .with_for_update()
+    )
+    if following is None:
+        return
+    following.due_at = now
+    if following.incident_id is not None:
+        timeline.record(
+            session,
+            following.incident_id,
+            "notification_fallthrough",
+            f"{label(following)} moved up to now: the previous channel failed",
+            at=now,
+            data={"notification_id": following.id},
+        )
+    wake_dispatcher_after_commit(session)
+
+
+async def _disable_contact_method(
+    session: AsyncSession, method_id: int, result: DeliveryResult, now: datetime
+) -> None:
+    method = await session.get(ContactMethod, method_id)
+    if method is not None and method.disabled_at is None:
+        method.disabled_at = now
+        method.disabled_reason = (result.detail or "rejected by the provider")[:200]

@@ -1,0 +1,88 @@
+"""What a page says, pure: short enough for an SMS, complete enough to act on at 3 a.m.
+
+Notifications store the incident's facts as ``context``; providers render them for their
+channel (Slack blocks, e-mail HTML, SMS with reply codes) and prepend Baton's public URL to
+``path``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def incident_path(incident_id: int) -> str:
+    return f"/incidents/{incident_id}"
+
+
+def page_context(
+    *,
+    incident_id: int,
+    title: str,
+    service_name: str,
+    service_id: int,
+    urgency: str,
+    state: str,
+    runbook_url: str,
+    labels: Mapping[str, str],
+    alert_count: int,
+    shadow: bool = False,
+    reason: str = "",
+) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "title": title,
+        "service": service_name,
+        "service_id": service_id,
+        "urgency": urgency,
+        "state": state,
+        "runbook_url": runbook_url,
+        "labels": dict(labels),
+        "alert_count": alert_count,
+        "shadow": shadow,
+        "reason": reason,
+        "path": incident_path(incident_id),
+    }
+
+
+def page_subject(context: Mapping[str, Any]) -> str:
+    prefix = "[shadow] " if context.get("shadow") else ""
+    return (
+        f"{prefix}[{str(context['urgency']).upper()}] #{context['incident_id']} "
+        f"{context['service']}: {context['title']}"
+    )
+
+
+def page_text(context: Mapping[str, Any]) -> str:
+    prefix = "(shadowing) " if context.get("shadow") else ""
+    text = f"{prefix}Baton #{context['incident_id']} {context['service']}: {context['title']}"
+    if context.get("alert_count", 1) > 1:
+        text += f" ({context['alert_count']} alerts)"
+    return text
+
+
+def summary_context(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One message standing for many pages to the same person."""
+    ids = sorted({int(i["incident_id"]) for i in items if "incident_id" in i}, reverse=True)
+    services = Counter(str(i.get("service", "?")) for i in items)
+    return {
+        "bundled": len(items),
+        "incident_ids": ids,
+        "services": dict(services.most_common()),
+        "latest": dict(items[-1]) if items else {},
+        "path": "/incidents?assigned=me",
+    }
+
+
+def summary_subject(context: Mapping[str, Any]) -> str:
+    return f"[Baton] {context['bundled']} pages for you"
+
+
+def summary_text(context: Mapping[str, Any]) -> str:
+    services = ", ".join(f"{name} x{count}" for name, count in context["services"].items())
+    latest = context.get("latest") or {}
+    text = f"Baton: {context['bundled']} more pages need you ({services})."
+    if latest:
+        text += f" Latest: #{latest.get('incident_id')} {latest.get('title', '')}"
+    return text

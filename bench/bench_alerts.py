@@ -1,0 +1,243 @@
+"""Alert ingestion and paging on PostgreSQL, against a real `baton serve`-like server.
+
+Measured side by side in one run:
+
+* throughput of the Alertmanager endpoint (webhooks of 10 alerts, distinct fingerprints, each a
+  new incident that pages someone) against a bare endpoint of the same app that inserts one row
+  per request, in alternating phases;
+* latency from "alert accepted" (the 2xx reached the sender) to "first notification handed to
+  the provider" (the page reached a webhook pager) at a steady 100 alerts/s;
+* peak RSS of the server process under that load.
+
+Run: ``python -m bench.bench_alerts`` (``--quick`` for a short run). Needs PostgreSQL
+(``BATON_BENCH_PG``, default postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import re
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.harness import (
+    PageRecorder,
+    Server,
+    machine,
+    postgres_database,
+    seed,
+    summary,
+    today,
+)
+from bench.server import BARE_TABLE
+
+_ids = itertools.count(random.randrange(1, 2**40))
+
+
+def webhook(alerts: int) -> dict[str, Any]:
+    n = next(_ids)
+    items = []
+    for i in range(alerts):
+        labels = {
+            "alertname": "BenchAlert",
+            "service": "bench-api",
+            "shard": f"{n}-{i}",
+            "severity": "critical",
+        }
+        items.append(
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": {"summary": f"shard {n}-{i} is unhappy"},
+                "startsAt": "2026-03-14T09:26:53.512Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": f"{(n * 64 + i):016x}",
+            }
+        )
+    return {
+        "receiver": "baton",
+        "status": "firing",
+        "alerts": items,
+        "groupLabels": {"alertname": "BenchAlert", "group": str(n)},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://am",
+        "version": "4",
+        "groupKey": f'{{}}:{{group="{n}"}}',
+        "truncatedAlerts": 0,
+    }
+
+
+WRK_SCRIPT = r"""
+-- Each request is an Alertmanager webhook of %(alerts)d new alerts (a new group each time).
+local counter = 0
+local prefix = 0
+function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+  prefix = math.random(1, 2147483647)
+end
+request = function()
+  counter = counter + 1
+  local items = {}
+  for i = 0, %(alerts)d - 1 do
+    local shard = prefix .. "-" .. counter .. "-" .. i
+    local fp = string.format("%%08x%%08x", prefix, counter * 64 + i)
+    items[#items + 1] = '{"status":"firing","labels":{"alertname":"BenchAlert",' ..
+      '"service":"bench-api","shard":"' .. shard .. '","severity":"critical"},' ..
+      '"annotations":{"summary":"shard ' .. shard .. ' is unhappy"},' ..
+      '"startsAt":"2026-03-14T09:26:53.512Z","endsAt":"0001-01-01T00:00:00Z",' ..
+      '"generatorURL":"","fingerprint":"' .. fp .. '"}'
+  end
+  local group = prefix .. "-" .. counter
+  local body = '{"receiver":"baton","status":"firing","alerts":[' .. table.concat(items, ",") ..
+    '],"groupLabels":{"alertname":"BenchAlert","group":"' .. group .. '"},' ..
+    '"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am","version":"4",' ..
+    '"groupKey":"group-' .. group .. '","truncatedAlerts":0}'
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer %(key)s"}, body)
+end
+"""
+
+
+def _wrk(url: str, key: str, seconds: float, connections: int, alerts: int = 10) -> float:
+    """Requests per second that wrk (a C load generator, so the client is not the limit)
+    sustained against ``url``."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(WRK_SCRIPT % {"alerts": alerts, "key": key})
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(script), url],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    finally:
+        script.unlink()
+    if "Non-2xx" in out:
+        raise RuntimeError(f"{url} answered errors:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise RuntimeError(out)
+    return float(match.group(1))
+
+
+def throughput(server: Server, key: str, *, seconds: float, rounds: int,
+               concurrency: int) -> dict[str, Any]:
+    rss: list[float] = []
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.is_set():
+            rss.append(server.rss_mb())
+            time.sleep(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    results: dict[str, list[float]] = {"bare": [], "alertmanager": []}
+    for _ in range(rounds):
+        # Alternate, so both see the same machine weather.
+        for name, path in (("bare", "/bench/bare"),
+                           ("alertmanager", "/api/v1/integrations/alertmanager")):
+            results[name].append(_wrk(f"{server.url}{path}", key, seconds, concurrency))
+    sampling.set()
+    sampler.join()
+    rate = {name: statistics.fmean(runs) for name, runs in results.items()}
+    return {
+        "bare_requests_per_s": round(rate["bare"], 1),
+        "alertmanager_requests_per_s": round(rate["alertmanager"], 1),
+        "alerts_per_s": round(rate["alertmanager"] * 10, 1),
+        "ratio_to_bare": round(rate["alertmanager"] / rate["bare"], 3),
+        "peak_rss_mb": round(max(rss), 1) if rss else None,
+        "runs": results,
+    }
+
+
+async def _open_loop(
+    url: str, headers: dict[str, str], rate: float, seconds: float, accepted: dict[int, float]
+) -> int:
+    interval = 1 / rate
+    sent = 0
+    start = time.perf_counter()
+
+    async def one(client: httpx.AsyncClient) -> None:
+        r = await client.post(url, content=json.dumps(webhook(1)).encode(), headers=headers)
+        now = time.time()
+        if r.status_code == 200:
+            for incident in r.json()["created_incidents"]:
+                accepted[incident] = now
+
+    tasks = []
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as client:
+        while time.perf_counter() - start < seconds:
+            tasks.append(asyncio.create_task(one(client)))
+            sent += 1
+            await asyncio.sleep(max(0.0, start + sent * interval - time.perf_counter()))
+        await asyncio.gather(*tasks)
+    return sent
+
+
+def latency(
+    server: Server, key: str, recorder: PageRecorder, *, rate: float, seconds: float
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    accepted: dict[int, float] = {}
+    before = dict(recorder.arrivals)
+    sent = asyncio.run(
+        _open_loop(
+            f"{server.url}/api/v1/integrations/alertmanager", headers, rate, seconds, accepted
+        )
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not set(accepted) <= set(recorder.arrivals):
+        time.sleep(0.2)
+    lags = [
+        max(0.0, recorder.arrivals[i] - t) * 1000
+        for i, t in accepted.items()
+        if i in recorder.arrivals and i not in before
+    ]
+    missing = len(set(accepted) - set(recorder.arrivals))
+    return {
+        "sent": sent,
+        "accepted": len(accepted),
+        "paged": len(lags),
+        "missing": missing,
+        "ms": summary(lags),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    seconds, rounds = (5.0, 1) if args.quick else (15.0, 2)
+    recorder = PageRecorder()
+    with postgres_database("baton_bench") as url:
+        server = Server(url).start()
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(BARE_TABLE)
+            seeded = seed(server, recorder.url)
+            tp = throughput(server, seeded["key"], seconds=seconds, rounds=rounds, concurrency=16)
+            print(json.dumps(tp), flush=True)
+            time.sleep(3)  # let the pages of the throughput phase drain
+            lat = latency(server, seeded["key"], recorder, rate=100, seconds=seconds * 2)
+        finally:
+            server.stop()
+            recorder.close()
+    report = {"date": today(), "machine": machine(), "throughput": tp, "latency": lat}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""The app under benchmark: Baton as configured from the environment, plus one bare endpoint
+that inserts one row per request — the baseline ingestion is compared with in the same run."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from sqlalchemy import text
+
+from app.core.auth import public_route
+from app.core.settings import load_settings
+from app.main import create_app
+
+BARE_TABLE = "CREATE TABLE IF NOT EXISTS bench_bare (id BIGSERIAL PRIMARY KEY, body TEXT)"
+
+
+def create_bench_app() -> FastAPI:
+    app = create_app(load_settings())
+
+    @app.post("/bench/bare", openapi_extra=public_route("benchmark"))
+    async def bare(request: Request) -> dict[str, bool]:
+        body = await request.body()
+        async with request.app.state.db.transaction() as session:
+            await session.execute(
+                text("INSERT INTO bench_bare (body) VALUES (:body)"), {"body": body[:200].decode()}
+            )
+        return {"ok": True}
+
+    return app
