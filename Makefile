@@ -35,7 +35,9 @@ fmt: $(STAMP)
 	$(BIN)/ruff format app tests bench
 	$(BIN)/ruff check --fix .
 
+## bench: the benchmarks (PostgreSQL on 127.0.0.1, wrk from Debian); figures go to docs/benchmarks.md
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk >/dev/null; } || { echo "bench needs wrk (Debian package)"; exit 1; }
 	$(BIN)/python -m bench
 
 # Installs the Debian packages end-to-end tests need when we can (root with apt); otherwise

@@ -48,33 +48,39 @@ def main() -> None:
 @main.command(help="Serve the HTTP API and, unless disabled, the engine.")
 @click.option("--host", default=None, help="Listen address (BATON_HOST).")
 @click.option("--port", type=int, default=None, help="Listen port (BATON_PORT).")
+@click.option("--workers", type=int, default=None, help="Processes to run (BATON_WORKERS).")
 @click.option("--no-engine", is_flag=True, help="API only: do not run paging jobs here.")
 @click.option("--migrate", "migrate_first", is_flag=True, help="Upgrade the schema first.")
-def serve(host: str | None, port: int | None, no_engine: bool, migrate_first: bool) -> None:
+def serve(
+    host: str | None, port: int | None, workers: int | None, no_engine: bool, migrate_first: bool
+) -> None:
+    import os
+
     import uvicorn
 
-    from app.main import create_app
-
+    # Worker processes read their settings from the environment, so options go there too.
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"BATON_{name}"] = str(value)
+    if no_engine:
+        os.environ["BATON_ENGINE_ENABLED"] = "false"
+    settings = _settings()
     if migrate_first:
         from app.core.migrations import upgrade_url
 
-        upgrade_url(_settings().database_url)
-
-    overrides: dict[str, Any] = {}
-    if host:
-        overrides["host"] = host
-    if port:
-        overrides["port"] = port
-    if no_engine:
-        overrides["engine_enabled"] = False
-    settings = load_settings(**overrides)
+        upgrade_url(settings.database_url)
     configure_logging(settings.log_level, settings.log_format)
-    app = create_app(settings)
-    click.echo(f"Baton is listening on http://{settings.host}:{settings.port}", err=True)
+    click.echo(
+        f"Baton is listening on http://{settings.host}:{settings.port}"
+        + (f" with {settings.workers} processes" if settings.workers > 1 else ""),
+        err=True,
+    )
     uvicorn.run(
-        app,
+        "app.main:create_app_from_environment",
+        factory=True,
         host=settings.host,
         port=settings.port,
+        workers=settings.workers,
         log_config=None,
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         proxy_headers=True,

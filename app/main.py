@@ -16,6 +16,7 @@ from app.core.db import Database, make_engine
 from app.core.handlers import install_error_handlers
 from app.core.health import ReadinessCheck
 from app.core.health import router as health_router
+from app.core.logging import configure_logging
 from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.settings import Settings, load_settings
@@ -25,6 +26,10 @@ from app.incidents.api import router as incidents_router
 from app.integrations.api import router as integrations_router
 from app.integrations.service import Gateway
 from app.integrations.slack.api import router as slack_router
+from app.integrations.slack.background import BackgroundWork
+from app.integrations.slack.chatops_api import router as slack_app_router
+from app.integrations.slack.jobs import slack_engine_jobs
+from app.integrations.slack.provider import with_slack_app
 from app.integrations.twilio.api import router as twilio_router
 from app.notify.api import router as channels_router
 from app.notify.base import Notifier, Provider
@@ -53,6 +58,7 @@ ROUTERS: list[APIRouter] = [
     channels_router,
     twilio_router,
     slack_router,
+    slack_app_router,
 ]
 
 
@@ -72,6 +78,7 @@ def build_notifier(settings: Settings, clock: Clock, overrides: Overrides) -> No
         ContactType.WEBHOOK: WebhookProvider(clock, lambda address: signing_key(secret, address)),
         **providers_from_settings(settings, clock),
     }
+    with_slack_app(providers)  # cover requests with an Accept button
     for kind in ContactType:
         if kind.value in overrides.providers:
             providers[kind] = overrides.providers[kind.value]
@@ -123,8 +130,10 @@ def create_app(
         app.state.db = db
         app.state.notifier = notifier
         app.state.dispatcher = dispatcher
+        app.state.slack_work = BackgroundWork()
         app.state.gateway = Gateway(
-            db, rate_per_second=settings.integration_rate_per_second,
+            db,
+            rate_per_second=settings.integration_rate_per_second,
             burst=settings.integration_burst,
         )
         engine = _build_engine(settings, db, dispatcher, notifier)
@@ -134,13 +143,15 @@ def create_app(
         if engine is not None:
             app.state.readiness_checks.append(engine.readiness)
             engine.start()
-        log.info("baton started", extra={"public_url": settings.public_url,
-                                         "engine": engine is not None})
+        log.info(
+            "baton started", extra={"public_url": settings.public_url, "engine": engine is not None}
+        )
         try:
             yield
         finally:
             if engine is not None:
                 await engine.stop(grace_seconds=settings.graceful_shutdown_seconds)
+            await app.state.slack_work.drain(settings.graceful_shutdown_seconds)
             for provider in {*notifier.providers(), notifier.fallback}:
                 close = getattr(provider, "aclose", None)
                 if close is not None:
@@ -178,7 +189,16 @@ def _build_engine(
         db,
         dispatcher,
         intervals=EngineIntervals(dispatch_seconds=tick, escalation_seconds=tick),
+        extra_jobs=slack_engine_jobs(db, notifier),
     )
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app as ``baton serve`` runs it, in each worker process: settings and logging from
+    the environment."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 async def _ensure_bootstrap_token(db: Database, settings: Settings) -> None:

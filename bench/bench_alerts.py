@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import psycopg
 
 from bench.harness import (
@@ -120,7 +120,9 @@ def _wrk(url: str, key: str, seconds: float, connections: int, alerts: int = 10)
     try:
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(script), url],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     finally:
         script.unlink()
@@ -132,8 +134,9 @@ def _wrk(url: str, key: str, seconds: float, connections: int, alerts: int = 10)
     return float(match.group(1))
 
 
-def throughput(server: Server, key: str, *, seconds: float, rounds: int,
-               concurrency: int) -> dict[str, Any]:
+def throughput(
+    server: Server, key: str, *, seconds: float, rounds: int, concurrency: int
+) -> dict[str, Any]:
     rss: list[float] = []
     sampling = threading.Event()
 
@@ -147,8 +150,10 @@ def throughput(server: Server, key: str, *, seconds: float, rounds: int,
     results: dict[str, list[float]] = {"bare": [], "alertmanager": []}
     for _ in range(rounds):
         # Alternate, so both see the same machine weather.
-        for name, path in (("bare", "/bench/bare"),
-                           ("alertmanager", "/api/v1/integrations/alertmanager")):
+        for name, path in (
+            ("bare", "/bench/bare"),
+            ("alertmanager", "/api/v1/integrations/alertmanager"),
+        ):
             results[name].append(_wrk(f"{server.url}{path}", key, seconds, concurrency))
     sampling.set()
     sampler.join()
@@ -166,21 +171,23 @@ def throughput(server: Server, key: str, *, seconds: float, rounds: int,
 async def _open_loop(
     url: str, headers: dict[str, str], rate: float, seconds: float, accepted: dict[int, float]
 ) -> int:
+    """Send at a fixed rate whatever the answers do (an open loop, like real senders)."""
     interval = 1 / rate
     sent = 0
     start = time.perf_counter()
 
-    async def one(client: httpx.AsyncClient) -> None:
-        r = await client.post(url, content=json.dumps(webhook(1)).encode(), headers=headers)
-        now = time.time()
-        if r.status_code == 200:
-            for incident in r.json()["created_incidents"]:
-                accepted[incident] = now
+    async def one(session: aiohttp.ClientSession) -> None:
+        async with session.post(url, data=json.dumps(webhook(1)), headers=headers) as r:
+            now = time.time()
+            if r.status == 200:
+                for incident in (await r.json())["created_incidents"]:
+                    accepted[incident] = now
 
     tasks = []
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200)) as client:
+    connector = aiohttp.TCPConnector(limit=200)
+    async with aiohttp.ClientSession(connector=connector) as session:
         while time.perf_counter() - start < seconds:
-            tasks.append(asyncio.create_task(one(client)))
+            tasks.append(asyncio.create_task(one(session)))
             sent += 1
             await asyncio.sleep(max(0.0, start + sent * interval - time.perf_counter()))
         await asyncio.gather(*tasks)
@@ -216,26 +223,39 @@ def latency(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    seconds, rounds = (5.0, 1) if args.quick else (15.0, 2)
+def run(workers: int, seconds: float, rounds: int, with_latency: bool) -> dict[str, Any]:
     recorder = PageRecorder()
     with postgres_database("baton_bench") as url:
-        server = Server(url).start()
+        server = Server(url, workers=workers).start()
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(BARE_TABLE)
             seeded = seed(server, recorder.url)
-            tp = throughput(server, seeded["key"], seconds=seconds, rounds=rounds, concurrency=16)
-            print(json.dumps(tp), flush=True)
-            time.sleep(3)  # let the pages of the throughput phase drain
-            lat = latency(server, seeded["key"], recorder, rate=100, seconds=seconds * 2)
+            result: dict[str, Any] = {
+                "workers": workers,
+                "throughput": throughput(
+                    server, seeded["key"], seconds=seconds, rounds=rounds, concurrency=16
+                ),
+            }
+            if with_latency:
+                time.sleep(3)  # let the pages of the throughput phase drain
+                result["latency"] = latency(
+                    server, seeded["key"], recorder, rate=100, seconds=seconds * 2
+                )
         finally:
             server.stop()
             recorder.close()
-    report = {"date": today(), "machine": machine(), "throughput": tp, "latency": lat}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    seconds, rounds = (5.0, 1) if args.quick else (15.0, 2)
+    runs = [run(w, seconds, rounds, with_latency=True) for w in args.workers]
+    report = {"date": today(), "machine": machine(), "runs": runs}
     print(json.dumps(report, indent=2))
 
 

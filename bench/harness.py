@@ -109,6 +109,7 @@ def _env(database_url: str, port: int, extra: dict[str, str]) -> dict[str, str]:
 class Server:
     database_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -163,13 +164,17 @@ class Server:
         return r.json() if r.content else None
 
     def rss_mb(self) -> float:
+        """The largest resident set among the server's processes (the target is per process)."""
         if self.process is None:
             return 0.0
         proc = psutil.Process(self.process.pid)
-        total = proc.memory_info().rss
+        sizes = [proc.memory_info().rss]
         for child in proc.children(recursive=True):
-            total += child.memory_info().rss
-        return total / 2**20
+            try:
+                sizes.append(child.memory_info().rss)
+            except psutil.Error:
+                continue
+        return max(sizes) / 2**20
 
 
 class PageRecorder:

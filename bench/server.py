@@ -7,14 +7,13 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from app.core.auth import public_route
-from app.core.settings import load_settings
-from app.main import create_app
+from app.main import create_app_from_environment
 
 BARE_TABLE = "CREATE TABLE IF NOT EXISTS bench_bare (id BIGSERIAL PRIMARY KEY, body TEXT)"
 
 
 def create_bench_app() -> FastAPI:
-    app = create_app(load_settings())
+    app = create_app_from_environment()
 
     @app.post("/bench/bare", openapi_extra=public_route("benchmark"))
     async def bare(request: Request) -> dict[str, bool]:

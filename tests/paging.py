@@ -148,3 +148,27 @@ async def integration(
         f"/api/v1/services/{service_id}/integrations",
         json={"kind": kind, "name": f"{kind} test", **extra},
     )
+
+
+class GenericSender:
+    """Fires alerts at a service through its generic JSON integration (made on first use)."""
+
+    def __init__(self, client: httpx.AsyncClient, admin: Actor, service_id: int) -> None:
+        self.client = client
+        self.admin = admin
+        self.service_id = service_id
+        self.key: str | None = None
+
+    async def fire(self, summary: str = "checkout failing", **extra: Any) -> int:
+        """Trigger an alert; returns the incident it opened or joined."""
+        if self.key is None:
+            self.key = (await integration(self.client, self.admin, self.service_id, "generic"))[
+                "key"
+            ]
+        response = await self.client.post(
+            "/api/v1/integrations/generic",
+            json={"summary": summary, **extra},
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        assert response.status_code == 202, response.text
+        return response.json()["incidents"][0]

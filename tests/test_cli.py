@@ -141,10 +141,10 @@ def test_incident_commands_act_through_the_api(tmp_path: Path) -> None:
     baton = BatonProcess(database, token).start(tmp_path)
     try:
         team = baton.api("POST", "/api/v1/teams", json={"name": "ops", "kind": "ops"})
-        service = baton.api("POST", "/api/v1/services",
-                            json={"name": "db", "team_id": team["id"]})
-        incident = baton.api("POST", "/api/v1/incidents",
-                             json={"service_id": service["id"], "title": "replica lag"})
+        service = baton.api("POST", "/api/v1/services", json={"name": "db", "team_id": team["id"]})
+        incident = baton.api(
+            "POST", "/api/v1/incidents", json={"service_id": service["id"], "title": "replica lag"}
+        )
         env = {"BATON_URL": baton.url, "BATON_TOKEN": token}
         listed = _baton(tmp_path, "incidents", **env)
         assert f"#{incident['id']}" in listed.stdout and "triggered" in listed.stdout

@@ -200,10 +200,11 @@ async def _attach(
     triggers: list[InboundAlert],
     now: datetime,
 ) -> None:
-    # A bulk insert: nothing needs the alert objects afterwards, and a storm of large groups
-    # must not pay for identity-map bookkeeping row by row.
-    await session.execute(
-        insert(Alert),
+    # A plain table insert: nothing needs alert objects afterwards, and a storm of large groups
+    # must not pay for the ORM's bookkeeping row by row.
+    connection = await session.connection()
+    await connection.execute(
+        insert(Alert.__table__),
         [
             {
                 "service_id": service.id,

@@ -23,9 +23,12 @@ from sqlalchemy import (
     Enum,
     Integer,
     MetaData,
+    Table,
     event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -191,6 +194,18 @@ def make_engine(
     if url.startswith("sqlite"):
         _configure_sqlite(engine, sqlite_busy_timeout_ms)
     return engine
+
+
+async def insert_ignoring_duplicates(
+    session: AsyncSession, table: Table, rows: list[dict[str, Any]], unique: list[str]
+) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on both databases: saves asking first."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    connection = await session.connection()
+    await connection.execute(insert(table).on_conflict_do_nothing(index_elements=unique), rows)
 
 
 class Database:

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     bootstrap_admin_name: str = "Baton Admin"
 
     engine_enabled: bool = True
+    # Processes `baton serve` runs; each serves HTTP and (if enabled) runs the engine.
+    workers: int = Field(default=1, ge=1, le=64)
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
@@ -119,7 +121,10 @@ class Settings(BaseSettings):
         return bool(self.smtp_host)
 
     @field_validator(
-        "rate_limit_sms", "rate_limit_voice", "rate_limit_email", "rate_limit_slack",
+        "rate_limit_sms",
+        "rate_limit_voice",
+        "rate_limit_email",
+        "rate_limit_slack",
         "rate_limit_webhook",
     )
     @classmethod

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.models import Service
+from app.core.db import insert_ignoring_duplicates
 from app.escalation.policy import (
     PolicySnapshot,
     Position,
@@ -24,7 +24,7 @@ from app.escalation.policy import (
 from app.incidents import timeline
 from app.incidents.models import Incident, IncidentAssignee, Page
 from app.notify import messages, outbox
-from app.people.models import ContactType, Urgency, User
+from app.people.models import ContactType, Urgency
 from app.schedules import service as schedules
 
 
@@ -64,13 +64,6 @@ async def audience(session: AsyncSession, step: StepSnapshot, at: datetime) -> S
     return result
 
 
-async def user_names(session: AsyncSession, user_ids: list[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    rows = await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))
-    return {user_id: name for user_id, name in rows.all()}
-
-
 def _context(incident: Incident, service: Service, *, shadow: bool, reason: str) -> dict:
     return messages.page_context(
         incident_id=incident.id,
@@ -103,12 +96,16 @@ async def page_users(
     people = [(u, False) for u in responders] + [(u, True) for u in shadows]
     if not people:
         return remarks
-    ladders = await outbox.pageable_rules(session, [u for u, _ in people], incident.urgency)
-    names = await user_names(session, [u for u, _ in people])
-    existing = set(
-        await session.scalars(
-            select(IncidentAssignee.user_id).where(IncidentAssignee.incident_id == incident.id)
-        )
+    ladders = await outbox.ladders_for(session, [u for u, _ in people], incident.urgency)
+    # Paged people become assignees; someone already assigned stays as they were.
+    await insert_ignoring_duplicates(
+        session,
+        IncidentAssignee.__table__,
+        [
+            {"incident_id": incident.id, "user_id": u, "shadow": shadow, "assigned_at": now}
+            for u, shadow in people
+        ],
+        ["incident_id", "user_id"],
     )
     for user_id, shadow in people:
         page = Page(
@@ -122,33 +119,24 @@ async def page_users(
             escalation_loop=position.loop if position else None,
         )
         session.add(page)
-        if user_id not in existing:
-            session.add(
-                IncidentAssignee(
-                    incident_id=incident.id, user_id=user_id, shadow=shadow, assigned_at=now
-                )
-            )
-            existing.add(user_id)
-        await session.flush()
-        ladder = ladders.get(user_id, [])
-        name = names.get(user_id, f"user {user_id}")
-        if not ladder:
-            remarks.append(f"{name} has no verified contact method and cannot be reached")
+        ladder = ladders.get(user_id, outbox.Ladder(f"user {user_id}", []))
+        if not ladder.targets:
+            remarks.append(f"{ladder.name} has no verified contact method and cannot be reached")
             continue
         outbox.queue_page_notifications(
             session,
             incident_id=incident.id,
-            page_id=page.id,
+            page=page,
             user_id=user_id,
-            ladder=ladder,
+            ladder=ladder.targets,
             paged_at=now,
             context=_context(incident, service, shadow=shadow, reason=reason),
         )
         plan = ", ".join(
             f"{t.contact_type} {'now' if t.delay_minutes == 0 else f'at +{t.delay_minutes}m'}"
-            for t in ladder
+            for t in ladder.targets
         )
-        remarks.append(f"{'shadow ' if shadow else ''}{name}: {plan}")
+        remarks.append(f"{'shadow ' if shadow else ''}{ladder.name}: {plan}")
     return remarks
 
 

@@ -5,9 +5,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, BigIntegerType, IntPK, JSONType, str_enum
+from app.incidents.models import Page
 from app.notify.base import MessageKind
 from app.people.models import ContactType
 
@@ -76,3 +77,6 @@ class Notification(Base):
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+    # Lets a page and its notifications be written in one flush.
+    page: Mapped[Page | None] = relationship(lazy="raise")

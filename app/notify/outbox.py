@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import on_commit
+from app.incidents.models import Page
 from app.notify import messages, replycodes
 from app.notify.base import MessageKind
 from app.notify.models import Notification, NotificationStatus
-from app.people.models import ContactMethod, ContactType, NotificationRule, Urgency
+from app.people.models import ContactMethod, ContactType, NotificationRule, Urgency, User
 
 # SMS pages get their reply codes ("4a") when these rows are flushed, in the same transaction.
 replycodes.install()
@@ -41,48 +42,62 @@ def wake_dispatcher_after_commit(session: AsyncSession) -> None:
         on_commit(session, wake)
 
 
-async def pageable_rules(
-    session: AsyncSession, user_ids: Iterable[int], urgency: Urgency
-) -> dict[int, list[RuleTarget]]:
-    """Each user's ladder for this urgency, over verified and enabled contact methods only.
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    """A person's name and the notifications one page of them becomes."""
 
-    A user with no rules for low urgency is paged by their high-urgency rules, and a user with
+    name: str
+    targets: list[RuleTarget]
+
+
+async def ladders_for(
+    session: AsyncSession, user_ids: Iterable[int], urgency: Urgency
+) -> dict[int, Ladder]:
+    """Each person's ladder for this urgency, over verified and enabled contact methods only.
+
+    A person with no rules for low urgency is paged by their high-urgency rules, and one with
     no rules at all on every pageable contact method at once: an unconfigured ladder must not
-    mean a missed page.
+    mean a missed page. One round trip: people, their pageable methods, the rules using them.
     """
     ids = list(set(user_ids))
     if not ids:
         return {}
-    # One round trip: every pageable contact method with the rules that use it (if any).
+    pageable = and_(
+        ContactMethod.user_id == User.id,
+        ContactMethod.verified_at.is_not(None),
+        ContactMethod.disabled_at.is_(None),
+    )
     rows = (
         await session.execute(
-            select(ContactMethod, NotificationRule)
+            select(User.id, User.name, ContactMethod, NotificationRule)
+            .outerjoin(ContactMethod, pageable)
             .outerjoin(NotificationRule, NotificationRule.contact_method_id == ContactMethod.id)
-            .where(
-                ContactMethod.user_id.in_(ids),
-                ContactMethod.verified_at.is_not(None),
-                ContactMethod.disabled_at.is_(None),
-            )
+            .where(User.id.in_(ids))
         )
     ).all()
+    names: dict[int, str] = {}
     rules: dict[int, dict[Urgency, list[RuleTarget]]] = defaultdict(lambda: defaultdict(list))
     methods: dict[int, dict[int, ContactMethod]] = defaultdict(dict)
-    for method, rule in rows:
-        methods[method.user_id][method.id] = method
+    for user_id, name, method, rule in rows:
+        names[user_id] = name
+        if method is None:
+            continue
+        methods[user_id][method.id] = method
         if rule is not None:
-            rules[method.user_id][rule.urgency].append(
+            rules[user_id][rule.urgency].append(
                 RuleTarget(rule.id, method.id, method.type, method.address, rule.delay_minutes)
             )
-    ladders: dict[int, list[RuleTarget]] = {}
-    for user_id in ids:
+    ladders: dict[int, Ladder] = {}
+    for user_id, name in names.items():
         chosen = rules[user_id].get(urgency) or rules[user_id].get(Urgency.HIGH)
         if chosen:
-            ladders[user_id] = sorted(chosen, key=lambda t: (t.delay_minutes, t.contact_method_id))
+            targets = sorted(chosen, key=lambda t: (t.delay_minutes, t.contact_method_id))
         else:
-            ladders[user_id] = [
+            targets = [
                 RuleTarget(None, m.id, m.type, m.address, 0)
                 for m in sorted(methods[user_id].values(), key=lambda m: m.id)
             ]
+        ladders[user_id] = Ladder(name, targets)
     return ladders
 
 
@@ -90,7 +105,7 @@ def queue_page_notifications(
     session: AsyncSession,
     *,
     incident_id: int,
-    page_id: int,
+    page: Page,
     user_id: int,
     ladder: list[RuleTarget],
     paged_at: datetime,
@@ -101,7 +116,7 @@ def queue_page_notifications(
     rows = [
         Notification(
             incident_id=incident_id,
-            page_id=page_id,
+            page=page,
             user_id=user_id,
             contact_method_id=target.contact_method_id,
             rule_id=target.rule_id,

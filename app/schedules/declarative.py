@@ -24,6 +24,7 @@ from app.core.db import session_clock
 from app.core.errors import BatonError
 from app.core.schemas import EmailAddress, Name, TimeZoneName
 from app.declarative.report import Action, ApplyReport, assign
+from app.integrations.slack.schemas import AnnouncementIn
 from app.people.declarative import UnknownReference
 from app.people.models import User
 from app.people.schemas import TeamName
@@ -80,6 +81,8 @@ class ScheduleSpec(_Strict):
     description: str = Field(default="", max_length=2000)
     layers: list[LayerSpec] = Field(default_factory=list, max_length=schemas.MAX_LAYERS)
     overrides: list[OverrideSpec] = Field(default_factory=list)
+    # Slack announcements (channel posts, user group, topic); absent: left as the API set them.
+    slack: AnnouncementIn | None = None
 
     @model_validator(mode="after")
     def _unique_layers(self) -> Self:
@@ -179,6 +182,10 @@ async def _apply_schedule(
         report.add(Action.UPDATE if changed else Action.UNCHANGED, "schedule", spec.name, changed)
     await _apply_layers(session, schedule, spec, emails, report, prune=prune)
     await _apply_overrides(session, schedule, spec, emails, report, prune=prune)
+    if spec.slack is not None:
+        from app.integrations.slack.announce import apply_declared
+
+        await apply_declared(session, schedule, spec.slack, report)
 
 
 def _instant(value: Moment, zone_name: str, wall: time = time(0)) -> datetime:

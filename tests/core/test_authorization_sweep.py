@@ -38,6 +38,7 @@ EXPECTED_PUBLIC_ROUTES: dict[str, str] = {
     "/api/v1/twilio/voice/status": "twilio-signature",
     "/api/v1/twilio/voice/gather": "twilio-signature",
     "/api/v1/slack/interactions": "slack-signature",
+    "/api/v1/slack/commands": "slack-signature",
 }
 
 

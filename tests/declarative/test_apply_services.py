@@ -34,7 +34,9 @@ async def test_the_demo_applies_once_and_then_changes_nothing(db: Database) -> N
     kinds = {c.kind for c in first.changes if c.action is Action.CREATE}
     assert {"escalation_policy", "service", "schedule", "user", "team"} <= kinds
     again = await _apply(db, DEMO)
-    assert not again.changed, [c.describe() for c in again.changes if c.action is not Action.UNCHANGED]
+    assert not again.changed, [
+        c.describe() for c in again.changes if c.action is not Action.UNCHANGED
+    ]
     async with db.transaction() as session:
         service = await session.scalar(select(Service).where(Service.name == "payments-api"))
         snapshot = await load_snapshot(session, service.escalation_policy_id)
@@ -56,10 +58,18 @@ async def test_prune_removes_services_policies_and_people_in_order(db: Database)
     await _apply(db, DEMO)
     # Drop the payments service, its policy, and Bob (whom that policy named) from the file.
     text = DEMO
-    text = re.sub(r"  - name: payments-api\n    team: payments\n    repeat: 1\n(    .*\n|\n)+?"
-                  r"(?=  - name: sre-platform)", "", text)
-    text = re.sub(r"  - name: payments-api\n    team: payments\n    escalation_policy.*\n"
-                  r"(    .*\n)+", "", text)
+    text = re.sub(
+        r"  - name: payments-api\n    team: payments\n    repeat: 1\n(    .*\n|\n)+?"
+        r"(?=  - name: sre-platform)",
+        "",
+        text,
+    )
+    text = re.sub(
+        r"  - name: payments-api\n    team: payments\n    escalation_policy.*\n"
+        r"(    .*\n)+",
+        "",
+        text,
+    )
     assert "escalation_policy: payments-api" not in text
     stale = await _apply(db, text)
     stale_keys = {(c.kind, c.key) for c in stale.changes if c.action is Action.STALE}
@@ -83,7 +93,9 @@ async def test_a_person_still_used_outside_the_file_is_not_pruned(db: Database, 
     from app.escalation.models import EscalationStep, EscalationTarget
 
     async with db.transaction() as session:
-        policy = await session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == "manual"))
+        policy = await session.scalar(
+            select(EscalationPolicy).where(EscalationPolicy.name == "manual")
+        )
         step = EscalationStep(policy_id=policy.id, position=0, delay_minutes=5)
         session.add(step)
         await session.flush()
@@ -97,13 +109,17 @@ async def test_a_person_still_used_outside_the_file_is_not_pruned(db: Database, 
 
 def test_bad_references_are_refused() -> None:
     with pytest.raises(ConfigFileError, match="exactly one of"):
-        parse_config("escalation_policies: [{name: p, team: t, steps: [{after_minutes: 5, "
-                     "targets: [{user: a@example.com, schedule: s}]}]}]")
+        parse_config(
+            "escalation_policies: [{name: p, team: t, steps: [{after_minutes: 5, "
+            "targets: [{user: a@example.com, schedule: s}]}]}]"
+        )
     with pytest.raises(ConfigFileError, match="services listed twice"):
         parse_config("services: [{name: a, team: t}, {name: A, team: t}]")
 
 
 async def test_unknown_names_write_nothing(db: Database) -> None:
     with pytest.raises(ConfigFileError, match="schedule nowhere is unknown"):
-        await _apply(db, DEMO.replace("- schedule: sre-follow-the-sun\n", "- schedule: nowhere\n", 1))
+        await _apply(
+            db, DEMO.replace("- schedule: sre-follow-the-sun\n", "- schedule: nowhere\n", 1)
+        )
     assert await _count(db, User) == 0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,15 @@ import pytest
 from app.core.auth import Role
 from tests.factories import Actor, Factory
 from tests.fakes.webhook import WebhookReceiver
-from tests.paging import Engine, add_contact, api, integration
+from tests.paging import Engine, GenericSender, add_contact, api, integration
+
+Fire = Callable[..., Awaitable[int]]
+
+
+@pytest.fixture
+def fire(client: httpx.AsyncClient, setup: Setup) -> Fire:
+    """``await fire("summary", severity=...)`` triggers an alert on the setup's service."""
+    return GenericSender(client, setup.admin, setup.service["id"]).fire
 
 
 @pytest.fixture

@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import httpx
 
 from app.core.auth import Role
-from tests.engine.conftest import Setup
+from tests.engine.conftest import Fire, Setup
 from tests.factories import Factory
 from tests.fakes.webhook import WebhookReceiver
 from tests.paging import Engine, api
-
-GENERIC = "/api/v1/integrations/generic"
-
-
-async def fire(
-    client: httpx.AsyncClient, setup: Setup, summary: str = "checkout failing", **extra: Any
-) -> int:
-    key = setup.__dict__.setdefault("_generic", None)
-    if key is None:
-        created = await api(
-            client,
-            setup.admin,
-            "POST",
-            f"/api/v1/services/{setup.service['id']}/integrations",
-            json={"kind": "generic", "name": "scripts"},
-        )
-        key = setup.__dict__["_generic"] = created["key"]
-    r = await client.post(
-        GENERIC, json={"summary": summary, **extra}, headers={"Authorization": f"Bearer {key}"}
-    )
-    assert r.status_code == 202, r.text
-    return r.json()["incidents"][0]
 
 
 async def kinds(client: httpx.AsyncClient, setup: Setup, incident_id: int) -> list[str]:
@@ -42,7 +19,11 @@ async def kinds(client: httpx.AsyncClient, setup: Setup, incident_id: int) -> li
 
 
 async def test_repeats_then_says_the_ladder_is_exhausted(
-    client: httpx.AsyncClient, setup: Setup, engine: Engine, webhook_receiver: WebhookReceiver
+    client: httpx.AsyncClient,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+    fire: Fire,
 ) -> None:
     await api(
         client,
@@ -51,7 +32,7 @@ async def test_repeats_then_says_the_ladder_is_exhausted(
         f"/api/v1/escalation-policies/{setup.policy['id']}",
         json={"repeat": 1},
     )
-    incident = await fire(client, setup)
+    incident = await fire()
     await engine.tick()
     for who, wait in (("/alice", 5), ("/bob", 10), ("/alice", 5), ("/bob", 10)):
         await webhook_receiver.expect_event(path=who)
@@ -69,9 +50,13 @@ async def test_repeats_then_says_the_ladder_is_exhausted(
 
 
 async def test_editing_the_policy_does_not_change_a_page_already_escalating(
-    client: httpx.AsyncClient, setup: Setup, engine: Engine, webhook_receiver: WebhookReceiver
+    client: httpx.AsyncClient,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+    fire: Fire,
 ) -> None:
-    incident = await fire(client, setup)
+    incident = await fire()
     await engine.tick()
     await webhook_receiver.expect_event(path="/alice")
     await api(
@@ -92,7 +77,11 @@ async def test_editing_the_policy_does_not_change_a_page_already_escalating(
 
 
 async def test_low_urgency_pages_by_low_rules_and_does_not_escalate(
-    client: httpx.AsyncClient, setup: Setup, engine: Engine, webhook_receiver: WebhookReceiver
+    client: httpx.AsyncClient,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+    fire: Fire,
 ) -> None:
     await api(
         client,
@@ -116,7 +105,7 @@ async def test_low_urgency_pages_by_low_rules_and_does_not_escalate(
         f"/api/v1/users/{setup.alice.id}/notification-rules",
         json={"contact_method_id": method["id"], "delay_minutes": 0, "urgency": "low"},
     )
-    incident = await fire(client, setup, "disk 80% full", severity="warning")
+    incident = await fire("disk 80% full", severity="warning")
     await engine.tick()
     await webhook_receiver.expect_event(path="/alice-low")
     await engine.advance(minutes=30)
@@ -141,6 +130,7 @@ async def test_maintenance_holds_pages_until_it_ends(
     engine: Engine,
     webhook_receiver: WebhookReceiver,
     clock,
+    fire: Fire,
 ) -> None:
     ends = clock.now() + timedelta(hours=1)
     window = await api(
@@ -152,7 +142,7 @@ async def test_maintenance_holds_pages_until_it_ends(
     )
     service = await api(client, setup.admin, "GET", f"/api/v1/services/{setup.service['id']}")
     assert service["in_maintenance"] is True
-    incident = await fire(client, setup)
+    incident = await fire()
     await engine.advance(minutes=30)
     await webhook_receiver.assert_nothing_sent_within(0.2)
     detail = await api(client, setup.admin, "GET", f"/api/v1/incidents/{incident}")
@@ -178,6 +168,7 @@ async def test_actions_unack_reassign_escalate_note_resolve(
     engine: Engine,
     webhook_receiver: WebhookReceiver,
     factory: Factory,
+    fire: Fire,
 ) -> None:
     carol = await factory.actor(Role.MEMBER, name="Carol", email="carol@example.com")
     await api(
@@ -187,7 +178,7 @@ async def test_actions_unack_reassign_escalate_note_resolve(
         f"/api/v1/users/{carol.id}/contact-methods",
         json={"type": "webhook", "address": webhook_receiver.url_for("/carol")},
     )
-    incident = await fire(client, setup)
+    incident = await fire()
     await engine.tick()
     await webhook_receiver.expect_event(path="/alice")
     base = f"/api/v1/incidents/{incident}"
@@ -254,7 +245,11 @@ async def test_actions_unack_reassign_escalate_note_resolve(
 
 
 async def test_ack_timeout_triggers_again(
-    client: httpx.AsyncClient, setup: Setup, engine: Engine, webhook_receiver: WebhookReceiver
+    client: httpx.AsyncClient,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+    fire: Fire,
 ) -> None:
     await api(
         client,
@@ -263,7 +258,7 @@ async def test_ack_timeout_triggers_again(
         f"/api/v1/services/{setup.service['id']}",
         json={"ack_timeout_minutes": 30},
     )
-    incident = await fire(client, setup)
+    incident = await fire()
     await engine.tick()
     await webhook_receiver.expect_event(path="/alice")
     await api(client, setup.alice, "POST", f"/api/v1/incidents/{incident}/acknowledge")
@@ -282,10 +277,11 @@ async def test_who_may_act(
     engine: Engine,
     webhook_receiver: WebhookReceiver,
     factory: Factory,
+    fire: Fire,
 ) -> None:
     outsider = await factory.actor(Role.MEMBER, email="outsider@example.com")
     viewer = await factory.actor(Role.VIEWER, email="viewer@example.com")
-    incident = await fire(client, setup)
+    incident = await fire()
     await engine.tick()
     await webhook_receiver.expect_event(path="/alice")
     base = f"/api/v1/incidents/{incident}"

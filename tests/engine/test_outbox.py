@@ -9,8 +9,8 @@ import httpx
 from app.core.auth import Role
 from app.notify.console import ConsoleProvider
 from app.people.models import ContactType
-from tests.engine.conftest import Setup
-from tests.engine.test_escalation import fire, kinds
+from tests.engine.conftest import Fire, Setup
+from tests.engine.test_escalation import kinds
 from tests.factories import Factory
 from tests.fakes.webhook import WebhookReceiver
 from tests.paging import ConsoleInbox, Engine, add_contact, api
@@ -21,10 +21,14 @@ async def notifications(client: httpx.AsyncClient, setup: Setup, incident: int) 
 
 
 async def test_temporary_failures_retry_with_backoff_then_deliver_once(
-    client: httpx.AsyncClient, setup: Setup, engine: Engine, webhook_receiver: WebhookReceiver
+    client: httpx.AsyncClient,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+    fire: Fire,
 ) -> None:
     webhook_receiver.fail(500, times=2, path="/alice")
-    incident = await fire(client, setup)
+    incident = await fire()
     await engine.tick()
     await engine.advance(seconds=5)
     await engine.advance(seconds=10)
@@ -38,7 +42,11 @@ async def test_temporary_failures_retry_with_backoff_then_deliver_once(
 
 
 async def test_a_permanent_failure_falls_through_to_the_next_rule_at_once(
-    client: httpx.AsyncClient, setup: Setup, engine: Engine, webhook_receiver: WebhookReceiver
+    client: httpx.AsyncClient,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+    fire: Fire,
 ) -> None:
     await add_contact(
         client,
@@ -49,7 +57,7 @@ async def test_a_permanent_failure_falls_through_to_the_next_rule_at_once(
         after_minutes=3,
     )
     webhook_receiver.fail(404, times=1, path="/alice")
-    incident = await fire(client, setup)
+    incident = await fire()
     await engine.tick()
     await engine.tick()
     await webhook_receiver.expect_event(path="/alice-backup")
@@ -65,6 +73,7 @@ async def test_an_unknown_outcome_is_recorded_not_repeated(
     engine: Engine,
     webhook_receiver: WebhookReceiver,
     app,
+    fire: Fire,
 ) -> None:
     """The process died between handing a page to the provider and recording the result."""
     await add_contact(
@@ -75,7 +84,7 @@ async def test_an_unknown_outcome_is_recorded_not_repeated(
         webhook_receiver.url_for("/alice-backup"),
         after_minutes=3,
     )
-    incident = await fire(client, setup)
+    incident = await fire()
     claimed = await app.state.dispatcher.claim()  # ... and then the process is killed
     assert [c.message.address for c in claimed] == [webhook_receiver.url_for("/alice")]
     await engine.advance(seconds=31)  # past the send deadline
@@ -91,7 +100,11 @@ async def test_an_unknown_outcome_is_recorded_not_repeated(
 
 
 async def test_ack_cancels_rules_that_have_not_fired(
-    client: httpx.AsyncClient, setup: Setup, engine: Engine, webhook_receiver: WebhookReceiver
+    client: httpx.AsyncClient,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+    fire: Fire,
 ) -> None:
     await add_contact(
         client,
@@ -101,7 +114,7 @@ async def test_ack_cancels_rules_that_have_not_fired(
         webhook_receiver.url_for("/alice-phone"),
         after_minutes=2,
     )
-    incident = await fire(client, setup)
+    incident = await fire()
     await engine.tick()
     await webhook_receiver.expect_event(path="/alice")
     await api(client, setup.alice, "POST", f"/api/v1/incidents/{incident}/acknowledge")
@@ -112,7 +125,11 @@ async def test_ack_cancels_rules_that_have_not_fired(
 
 
 async def test_each_rule_fires_once_per_page_even_after_downtime(
-    client: httpx.AsyncClient, setup: Setup, engine: Engine, webhook_receiver: WebhookReceiver
+    client: httpx.AsyncClient,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+    fire: Fire,
 ) -> None:
     await add_contact(
         client,
@@ -122,7 +139,7 @@ async def test_each_rule_fires_once_per_page_even_after_downtime(
         webhook_receiver.url_for("/alice-phone"),
         after_minutes=2,
     )
-    await fire(client, setup)
+    await fire()
     # The engine was down for four minutes: on return both of Alice's rules are due once, and
     # Bob's step is not due yet.
     await engine.advance(minutes=4)
@@ -209,6 +226,7 @@ async def test_rate_limits_can_be_deferred_then_summarised(
     console: ConsoleProvider,
     factory: Factory,
     webhook_receiver: WebhookReceiver,
+    fire: Fire,
 ) -> None:
     """Pages that arrive while a number's budget is spent wait, then go as one summary."""
     await api(
@@ -232,11 +250,11 @@ async def test_rate_limits_can_be_deferred_then_summarised(
     )
     inbox = ConsoleInbox(console)
     for n in range(4):  # the whole budget of 4 per 5 minutes, one by one
-        await fire(client, setup, f"cpu hot {n}")
+        await fire(f"cpu hot {n}")
         await engine.advance(seconds=10)
         inbox.expect("+15555550143", f"cpu hot {n}")
-    await fire(client, setup, "cpu hot 4")
-    await fire(client, setup, "cpu hot 5")
+    await fire("cpu hot 4")
+    await fire("cpu hot 5")
     await engine.tick()
     inbox.assert_no_unexpected()
     # The first SMS left at +10s, so the window has room again at +5m10s.

@@ -152,9 +152,7 @@ async def test_two_replicas_at_once_send_once(
     clock.set(utc(2026, 3, 2, 8, 30))
     replicas = [Database(make_engine(database_url), clock) for _ in range(2)]
     try:
-        counts = await asyncio.gather(
-            *(remind(r, app) for r in replicas)
-        )
+        counts = await asyncio.gather(*(remind(r, app) for r in replicas))
     finally:
         for replica in replicas:
             await replica.dispose()

@@ -32,7 +32,10 @@ def slack_context(request: Request) -> SlackContext:
     provider = request.app.state.notifier.provider_for(ContactType.SLACK)
     api = provider.api if isinstance(provider, SlackProvider) else None
     return SlackContext(
-        db=request.app.state.db, api=api, public_url=request.app.state.settings.public_url
+        db=request.app.state.db,
+        api=api,
+        public_url=request.app.state.settings.public_url,
+        work=getattr(request.app.state, "slack_work", None),
     )
 
 

@@ -69,9 +69,7 @@ class CommandRequest:
     @property
     def problems(self) -> list[str]:
         """What a well-formed command has and this one lacks."""
-        missing = [
-            name for name in ("command", "user_id", "team_id") if not getattr(self, name)
-        ]
+        missing = [name for name in ("command", "user_id", "team_id") if not getattr(self, name)]
         return [f"the field `{name}` is missing" for name in missing]
 
 
@@ -85,10 +83,15 @@ class Call:
     user_id: int
 
     async def principal(self, session: AsyncSession) -> Principal:
-        principal = await people.principal_for_user(session, self.user_id, channel=Channel.SLACK)
-        if principal is None:
-            raise Refusal("Your Baton user no longer exists, so nothing was done.")
-        return principal
+        return await principal_of(session, self.user_id)
+
+
+async def principal_of(session: AsyncSession, user_id: int) -> Principal:
+    """The Baton user acting from Slack, with their rights; the timeline records ``slack``."""
+    principal = await people.principal_for_user(session, user_id, channel=Channel.SLACK)
+    if principal is None:
+        raise Refusal("Your Baton user no longer exists, so nothing was done.")
+    return principal
 
 
 async def baton_user_of(ctx: SlackContext, team_id: str, slack_user_id: str) -> int | None:
@@ -188,9 +191,7 @@ async def incident_meant(call: Call, explicit: int | None) -> int:
             f"Several open incidents were posted here ({shown}): name one, e.g. `#{here[0]}`."
         )
     if latest is None:
-        raise Refusal(
-            "You have no open page to act on. Name the incident, e.g. `/baton ack #123`."
-        )
+        raise Refusal("You have no open page to act on. Name the incident, e.g. `/baton ack #123`.")
     return latest
 
 

@@ -241,6 +241,7 @@ def help_text(subcommand: str | None = None, problem: str | None = None) -> str:
     lines += [f"• {usage_line(name)} — {what}" for name, _, what in USAGE]
     lines.append(
         "`/oncall [service|schedule|team]` is short for `/baton oncall`; "
-        "`/oncall <subcommand> ...` works too. Answers are only for you unless you add `--here`."
+        "`/oncall <subcommand> ...` works too. Answers are only for you; add `--here` to show "
+        "`oncall` or `incidents` to the channel."
     )
     return "\n".join(lines)

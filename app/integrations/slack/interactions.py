@@ -21,6 +21,7 @@ from typing import Any
 
 from app.core.db import Database
 from app.integrations.slack import linking
+from app.integrations.slack.background import BackgroundWork
 from app.notify import actions, slackblocks
 from app.notify.slack import SlackApi, SlackCallFailed
 from app.notify.smstext import Action
@@ -43,6 +44,8 @@ class SlackContext:
     db: Database
     api: SlackApi | None
     public_url: str = ""
+    # Where work that outlives the request runs (None: run it inline).
+    work: BackgroundWork | None = None
 
 
 Handler = Callable[[SlackContext, dict[str, Any]], Awaitable[None]]
@@ -91,13 +94,13 @@ async def _block_actions(ctx: SlackContext, payload: dict[str, Any]) -> None:
         return  # another app's button, or one of ours that needs no work
     incident_id = incident_ref(action.get("value"))
     if incident_id is None:
-        await _tell(ctx, payload, "That button does not name an incident Baton knows.")
+        await tell(ctx, payload, "That button does not name an incident Baton knows.")
         return
     try:
         user_id = await _baton_user(ctx, payload)
     except SlackCallFailed as exc:
         log.warning("could not look up a Slack user", extra={"error": exc.detail})
-        await _tell(
+        await tell(
             ctx,
             payload,
             "Baton could not check your Slack profile just now, so "
@@ -105,7 +108,7 @@ async def _block_actions(ctx: SlackContext, payload: dict[str, Any]) -> None:
         )
         return
     if user_id is None:
-        await _tell(ctx, payload, LINK_HELP)
+        await tell(ctx, payload, LINK_HELP)
         return
     async with ctx.db.transaction() as session:
         principal = await people.principal_for_user(session, user_id, channel="slack")
@@ -114,10 +117,10 @@ async def _block_actions(ctx: SlackContext, payload: dict[str, Any]) -> None:
         else:
             outcome = await actions.act(session, principal, incident_id, verb)
     if outcome is None:
-        await _tell(ctx, payload, LINK_HELP)
+        await tell(ctx, payload, LINK_HELP)
     elif not outcome.changed or _on_ephemeral(payload):
         # An ephemeral message (a /baton answer) is not updated by the change: say what happened.
-        await _tell(ctx, payload, outcome.text)
+        await tell(ctx, payload, outcome.text)
 
 
 def _on_ephemeral(payload: dict[str, Any]) -> bool:
@@ -136,7 +139,7 @@ async def _baton_user(ctx: SlackContext, payload: dict[str, Any]) -> int | None:
     return await linking.resolve_user(ctx.db, ctx.api, team_id, slack_user_id)
 
 
-async def _tell(ctx: SlackContext, payload: dict[str, Any], text: str) -> None:
+async def tell(ctx: SlackContext, payload: dict[str, Any], text: str) -> None:
     """An ephemeral answer to the person who clicked, and nobody else."""
     if ctx.api is None:
         return

@@ -149,11 +149,14 @@ def incident_buttons(incident_id: int, state: str) -> dict[str, Any]:
     return {"type": "actions", "block_id": f"baton-incident-{incident_id}", "elements": buttons}
 
 
-def incidents_reply(heading: str, lines: Sequence[IncidentLine], public_url: str) -> Reply:
+def incidents_reply(
+    heading: str, lines: Sequence[IncidentLine], public_url: str, *, total: int
+) -> Reply:
+    """The first incidents, each with its buttons, and how many more there are."""
     if not lines:
         return Reply(f"{heading}: none open. :tada:")
     shown = list(lines[:MAX_LISTED_INCIDENTS])
-    more = len(lines) - len(shown)
+    more = total - len(shown)
     text_lines = [heading]
     blocks = [mrkdwn_section(f"*{escape(heading)}*")]
     for line in shown:

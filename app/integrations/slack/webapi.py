@@ -20,6 +20,8 @@ from app.notify.slack import SlackApi, SlackCallFailed
 
 log = logging.getLogger(__name__)
 
+REPLY_TIMEOUT_SECONDS = 10
+
 
 class SlackAppApi:
     def __init__(self, api: SlackApi) -> None:
@@ -63,21 +65,23 @@ class SlackAppApi:
             lambda: client.conversations_setTopic(channel=channel_id, topic=topic[:250]),
         )
 
-    async def reply(
-        self, response_url: str, reply: Reply, *, replace_original: bool = False
-    ) -> bool:
-        """Answer through a ``response_url`` (a slash command's or a click's), with blocks."""
-        client = AsyncWebhookClient(response_url, timeout=self.api.timeout, retry_handlers=[])
-        try:
-            response = await client.send(
-                text=reply.text,
-                blocks=reply.blocks or None,
-                response_type=None if replace_original else reply.payload()["response_type"],
-                replace_original=replace_original,
-            )
-        except (aiohttp.ClientError, TimeoutError):
-            log.warning("could not answer through a Slack response_url")
-            return False
-        if response.status_code != 200:
-            log.warning("Slack refused a response_url post", extra={"status": response.status_code})
-        return response.status_code == 200
+
+async def send_reply(response_url: str, reply: Reply, *, replace_original: bool = False) -> bool:
+    """Answer through a ``response_url`` (a slash command's or a click's), with blocks.
+
+    A ``response_url`` needs no token: Slack handed it to us in a signed request.
+    """
+    client = AsyncWebhookClient(response_url, timeout=REPLY_TIMEOUT_SECONDS, retry_handlers=[])
+    try:
+        response = await client.send(
+            text=reply.text,
+            blocks=reply.blocks or None,
+            response_type=None if replace_original else reply.payload()["response_type"],
+            replace_original=replace_original,
+        )
+    except (aiohttp.ClientError, TimeoutError):
+        log.warning("could not answer through a Slack response_url")
+        return False
+    if response.status_code != 200:
+        log.warning("Slack refused a response_url post", extra={"status": response.status_code})
+    return response.status_code == 200
