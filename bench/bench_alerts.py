@@ -82,7 +82,9 @@ def webhook(alerts: int) -> dict[str, Any]:
 
 
 WRK_SCRIPT = r"""
--- Each request is an Alertmanager webhook of %(alerts)d new alerts (a new group each time).
+-- Each request is an Alertmanager webhook of %(alerts)d new alerts (distinct fingerprints): in a
+-- new group each time when groups is 0 (every request opens an incident and pages), else in
+-- one of that many groups (the alerts join open incidents).
 local counter = 0
 local prefix = 0
 function init(args)
@@ -101,7 +103,7 @@ request = function()
       '"startsAt":"2026-03-14T09:26:53.512Z","endsAt":"0001-01-01T00:00:00Z",' ..
       '"generatorURL":"","fingerprint":"' .. fp .. '"}'
   end
-  local group = prefix .. "-" .. counter
+  local group = prefix .. "-" .. (%(groups)d > 0 and (counter %% %(groups)d) or counter)
   local body = '{"receiver":"baton","status":"firing","alerts":[' .. table.concat(items, ",") ..
     '],"groupLabels":{"alertname":"BenchAlert","group":"' .. group .. '"},' ..
     '"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am","version":"4",' ..
@@ -112,11 +114,13 @@ end
 """
 
 
-def _wrk(url: str, key: str, seconds: float, connections: int, alerts: int = 10) -> float:
+def _wrk(
+    url: str, key: str, seconds: float, connections: int, alerts: int = 10, groups: int = 0
+) -> float:
     """Requests per second that wrk (a C load generator, so the client is not the limit)
     sustained against ``url``."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(WRK_SCRIPT % {"alerts": alerts, "key": key})
+    script.write_text(WRK_SCRIPT % {"alerts": alerts, "key": key, "groups": groups})
     try:
         out = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(script), url],
@@ -147,37 +151,54 @@ def throughput(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    results: dict[str, list[float]] = {"bare": [], "alertmanager": []}
+    phases = (
+        ("bare", "/bench/bare", 0),
+        ("new_incidents", "/api/v1/integrations/alertmanager", 0),
+        ("joining_groups", "/api/v1/integrations/alertmanager", 10),
+    )
+    results: dict[str, list[float]] = {name: [] for name, _, _ in phases}
     for _ in range(rounds):
-        # Alternate, so both see the same machine weather.
-        for name, path in (
-            ("bare", "/bench/bare"),
-            ("alertmanager", "/api/v1/integrations/alertmanager"),
-        ):
-            results[name].append(_wrk(f"{server.url}{path}", key, seconds, concurrency))
+        # Alternate, so every phase sees the same machine weather.
+        for name, path, groups in phases:
+            results[name].append(
+                _wrk(f"{server.url}{path}", key, seconds, concurrency, groups=groups)
+            )
     sampling.set()
     sampler.join()
     rate = {name: statistics.fmean(runs) for name, runs in results.items()}
     return {
         "bare_requests_per_s": round(rate["bare"], 1),
-        "alertmanager_requests_per_s": round(rate["alertmanager"], 1),
-        "alerts_per_s": round(rate["alertmanager"] * 10, 1),
-        "ratio_to_bare": round(rate["alertmanager"] / rate["bare"], 3),
+        "new_incidents": {
+            "requests_per_s": round(rate["new_incidents"], 1),
+            "alerts_per_s": round(rate["new_incidents"] * 10, 1),
+            "ratio_to_bare": round(rate["new_incidents"] / rate["bare"], 3),
+        },
+        "joining_groups": {
+            "requests_per_s": round(rate["joining_groups"], 1),
+            "alerts_per_s": round(rate["joining_groups"] * 10, 1),
+            "ratio_to_bare": round(rate["joining_groups"] / rate["bare"], 3),
+        },
         "peak_rss_mb": round(max(rss), 1) if rss else None,
         "runs": results,
     }
 
 
 async def _open_loop(
-    url: str, headers: dict[str, str], rate: float, seconds: float, accepted: dict[int, float]
+    url: str,
+    headers: dict[str, str],
+    *,
+    rate: float,
+    seconds: float,
+    alerts: int,
+    accepted: dict[int, float],
 ) -> int:
-    """Send at a fixed rate whatever the answers do (an open loop, like real senders)."""
+    """Send webhooks at a fixed rate whatever the answers do (an open loop, like senders)."""
     interval = 1 / rate
     sent = 0
     start = time.perf_counter()
 
     async def one(session: aiohttp.ClientSession) -> None:
-        async with session.post(url, data=json.dumps(webhook(1)), headers=headers) as r:
+        async with session.post(url, data=json.dumps(webhook(alerts)), headers=headers) as r:
             now = time.time()
             if r.status == 200:
                 for incident in (await r.json())["created_incidents"]:
@@ -195,17 +216,30 @@ async def _open_loop(
 
 
 def latency(
-    server: Server, key: str, recorder: PageRecorder, *, rate: float, seconds: float
+    server: Server,
+    key: str,
+    recorder: PageRecorder,
+    *,
+    alerts_per_second: float,
+    alerts_per_webhook: int,
+    seconds: float,
 ) -> dict[str, Any]:
+    """From "accepted" (the sender got its 2xx) to "the page reached the pager", for webhooks
+    that each open an incident; ``alerts_per_webhook`` alerts travel in each."""
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     accepted: dict[int, float] = {}
-    before = dict(recorder.arrivals)
+    before = set(recorder.arrivals)
     sent = asyncio.run(
         _open_loop(
-            f"{server.url}/api/v1/integrations/alertmanager", headers, rate, seconds, accepted
+            f"{server.url}/api/v1/integrations/alertmanager",
+            headers,
+            rate=alerts_per_second / alerts_per_webhook,
+            seconds=seconds,
+            alerts=alerts_per_webhook,
+            accepted=accepted,
         )
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not set(accepted) <= set(recorder.arrivals):
         time.sleep(0.2)
     lags = [
@@ -213,17 +247,18 @@ def latency(
         for i, t in accepted.items()
         if i in recorder.arrivals and i not in before
     ]
-    missing = len(set(accepted) - set(recorder.arrivals))
     return {
-        "sent": sent,
-        "accepted": len(accepted),
+        "alerts_per_second": alerts_per_second,
+        "alerts_per_webhook": alerts_per_webhook,
+        "webhooks_sent": sent,
+        "incidents": len(accepted),
         "paged": len(lags),
-        "missing": missing,
-        "ms": summary(lags),
+        "missing": len(set(accepted) - set(recorder.arrivals)),
+        "ms": {k: round(v, 1) for k, v in summary(lags).items()},
     }
 
 
-def run(workers: int, seconds: float, rounds: int, with_latency: bool) -> dict[str, Any]:
+def run(workers: int, seconds: float, rounds: int) -> dict[str, Any]:
     recorder = PageRecorder()
     with postgres_database("baton_bench") as url:
         server = Server(url, workers=workers).start()
@@ -237,11 +272,18 @@ def run(workers: int, seconds: float, rounds: int, with_latency: bool) -> dict[s
                     server, seeded["key"], seconds=seconds, rounds=rounds, concurrency=16
                 ),
             }
-            if with_latency:
-                time.sleep(3)  # let the pages of the throughput phase drain
-                result["latency"] = latency(
-                    server, seeded["key"], recorder, rate=100, seconds=seconds * 2
+            time.sleep(5)  # let the pages of the throughput phases drain
+            result["latency"] = [
+                latency(
+                    server,
+                    seeded["key"],
+                    recorder,
+                    alerts_per_second=100,
+                    alerts_per_webhook=per_webhook,
+                    seconds=seconds * 2,
                 )
+                for per_webhook in (10, 1)
+            ]
         finally:
             server.stop()
             recorder.close()
@@ -254,7 +296,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     seconds, rounds = (5.0, 1) if args.quick else (15.0, 2)
-    runs = [run(w, seconds, rounds, with_latency=True) for w in args.workers]
+    runs = [run(w, seconds, rounds) for w in args.workers]
     report = {"date": today(), "machine": machine(), "runs": runs}
     print(json.dumps(report, indent=2))
 

@@ -180,12 +180,15 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 def make_engine(
     url: str,
     *,
-    pool_size: int = 10,
+    pool_size: int = 20,
     max_overflow: int = 10,
     sqlite_busy_timeout_ms: int = 10_000,
     echo: bool = False,
 ) -> AsyncEngine:
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    # No pre-ping: it would add a round trip to every transaction. A connection that died
+    # (a database restart) fails its transaction once; engine jobs retry on their next tick
+    # and senders get a 503 they retry.
+    kwargs: dict[str, Any] = {"echo": echo, "pool_recycle": 1800}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": sqlite_busy_timeout_ms / 1000}
     else:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import BatonError
@@ -103,6 +103,21 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    # A lost connection (database restart, failover) or a lock timeout: nothing was stored, and
+    # the client should retry. 503 is what every sender we serve retries on.
+    log.warning("database unavailable", extra={"error": type(exc).__name__})
+    return JSONResponse(
+        {
+            "code": "database_unavailable",
+            "detail": "the database is unavailable; retry shortly",
+            "request_id": request_id_var.get(),
+        },
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
     return JSONResponse(
@@ -120,4 +135,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

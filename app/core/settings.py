@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
     db_echo: bool = False

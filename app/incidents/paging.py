@@ -90,13 +90,15 @@ async def page_users(
     now: datetime,
     reason: str,
     position: Position | None,
+    ladders: dict[int, outbox.Ladder] | None = None,
 ) -> list[str]:
     """Page each person along their own notification rules; returns timeline remarks."""
     remarks: list[str] = []
     people = [(u, False) for u in responders] + [(u, True) for u in shadows]
     if not people:
         return remarks
-    ladders = await outbox.ladders_for(session, [u for u, _ in people], incident.urgency)
+    if ladders is None:
+        ladders = await outbox.ladders_for(session, [u for u, _ in people], incident.urgency)
     # Paged people become assignees; someone already assigned stays as they were.
     await insert_ignoring_duplicates(
         session,
@@ -161,6 +163,120 @@ def post_to_channels(
     return [f"{contact_type} {address}" for contact_type, address in channels]
 
 
+@dataclass
+class StepPlan:
+    """Who a run of the ladder reaches, worked out before anything is written."""
+
+    skipped: list[Position]
+    position: Position | None  # None: every step was empty
+    audience: StepAudience | None = None
+    ladders: dict[int, outbox.Ladder] = field(default_factory=dict)
+
+
+async def plan_from(
+    session: AsyncSession,
+    policy: PolicySnapshot,
+    start: Position,
+    *,
+    now: datetime,
+    urgency: Urgency,
+) -> StepPlan:
+    """The first step at or after ``start`` that reaches anyone, and the empty ones before it."""
+    skipped: list[Position] = []
+    position: Position | None = start
+    for _ in range(total_positions(policy)):
+        if position is None:
+            break
+        who = await audience(session, step_at(policy, position), now)
+        if who.empty:
+            skipped.append(position)
+            position = next_position(policy, position)
+            continue
+        ladders = await outbox.ladders_for(session, who.responders + who.shadows, urgency)
+        return StepPlan(skipped, position, who, ladders)
+    return StepPlan(skipped, None)
+
+
+def set_escalation(
+    incident: Incident, policy: PolicySnapshot, plan: StepPlan, now: datetime
+) -> None:
+    """Where the incident stands on the ladder after ``plan`` runs, and when it moves on."""
+    if plan.position is None:
+        incident.next_escalation_at = None
+        incident.escalation_exhausted_at = now
+        return
+    incident.escalation_step = plan.position.step
+    incident.escalation_loop = plan.position.loop
+    # Even after the last step the timer runs once more, so the timeline can say that nobody
+    # acknowledged before the ladder ran out. Low urgency never escalates.
+    delay = timedelta(minutes=step_at(policy, plan.position).delay_minutes)
+    incident.next_escalation_at = now + delay if incident.urgency == Urgency.HIGH else None
+
+
+async def carry_out(
+    session: AsyncSession,
+    incident: Incident,
+    service: Service,
+    policy: PolicySnapshot,
+    plan: StepPlan,
+    *,
+    now: datetime,
+    reason: str,
+) -> None:
+    """Write the pages, notifications and timeline of a plan (the incident has its id)."""
+    for position in plan.skipped:
+        timeline.record(
+            session,
+            incident.id,
+            "step_empty",
+            f"{_label(policy, position)} has nobody on call; moving on at once",
+            at=now,
+            data={"step": position.step, "loop": position.loop},
+        )
+    if plan.position is None or plan.audience is None:
+        timeline.record(
+            session,
+            incident.id,
+            "escalation_exhausted",
+            "Nobody could be paged: every step of the escalation policy is empty",
+            at=now,
+        )
+        return
+    who = plan.audience
+    remarks = await page_users(
+        session,
+        incident,
+        service,
+        responders=who.responders,
+        shadows=who.shadows,
+        now=now,
+        reason=reason,
+        position=plan.position,
+        ladders=plan.ladders,
+    )
+    remarks += post_to_channels(session, incident, service, who.channels, now=now, reason=reason)
+    escalates = incident.urgency == Urgency.HIGH
+    timeline.record(
+        session,
+        incident.id,
+        "escalated",
+        f"{_label(policy, plan.position)} ({reason}): paged "
+        + "; ".join(remarks)
+        + ("" if escalates else " — low urgency: no further escalation"),
+        at=now,
+        data={
+            "step": plan.position.step,
+            "loop": plan.position.loop,
+            "responders": who.responders,
+            "shadows": who.shadows,
+            "next_escalation_at": incident.next_escalation_at.isoformat()
+            if incident.next_escalation_at
+            else None,
+            "last_step": next_position(policy, plan.position) is None,
+        },
+    )
+
+
 async def run_from(
     session: AsyncSession,
     incident: Incident,
@@ -172,74 +288,9 @@ async def run_from(
     reason: str,
 ) -> None:
     """Page the first step at or after ``start`` that reaches anyone; log the empty ones."""
-    position: Position | None = start
-    for _ in range(total_positions(policy)):
-        if position is None:
-            break
-        step = step_at(policy, position)
-        who = await audience(session, step, now)
-        label = _label(policy, position)
-        if who.empty:
-            timeline.record(
-                session,
-                incident.id,
-                "step_empty",
-                f"{label} has nobody on call; moving on at once",
-                at=now,
-                data={"step": position.step, "loop": position.loop},
-            )
-            position = next_position(policy, position)
-            continue
-        remarks = await page_users(
-            session,
-            incident,
-            service,
-            responders=who.responders,
-            shadows=who.shadows,
-            now=now,
-            reason=reason,
-            position=position,
-        )
-        remarks += post_to_channels(
-            session, incident, service, who.channels, now=now, reason=reason
-        )
-        incident.escalation_step = position.step
-        incident.escalation_loop = position.loop
-        escalates = incident.urgency == Urgency.HIGH
-        # Even after the last step the timer runs once more, so the timeline can say that
-        # nobody acknowledged before the ladder ran out.
-        incident.next_escalation_at = (
-            now + timedelta(minutes=step.delay_minutes) if escalates else None
-        )
-        timeline.record(
-            session,
-            incident.id,
-            "escalated",
-            f"{label} ({reason}): paged "
-            + "; ".join(remarks)
-            + ("" if escalates else " — low urgency: no further escalation"),
-            at=now,
-            data={
-                "step": position.step,
-                "loop": position.loop,
-                "responders": who.responders,
-                "shadows": who.shadows,
-                "next_escalation_at": incident.next_escalation_at.isoformat()
-                if incident.next_escalation_at
-                else None,
-                "last_step": next_position(policy, position) is None,
-            },
-        )
-        return
-    incident.next_escalation_at = None
-    incident.escalation_exhausted_at = now
-    timeline.record(
-        session,
-        incident.id,
-        "escalation_exhausted",
-        "Nobody could be paged: every step of the escalation policy is empty",
-        at=now,
-    )
+    plan = await plan_from(session, policy, start, now=now, urgency=incident.urgency)
+    set_escalation(incident, policy, plan, now)
+    await carry_out(session, incident, service, policy, plan, now=now, reason=reason)
 
 
 def _label(policy: PolicySnapshot, position: Position) -> str:

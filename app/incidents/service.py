@@ -112,6 +112,14 @@ async def open_incident(
         else None
     )
     window = await catalog.active_window(session, service.id, now)
+    pages = window is None and snapshot is not None and has_steps(snapshot)
+    # Who the first step reaches is worked out before the incident row is written, so the row
+    # goes in once, already carrying its escalation state.
+    plan = (
+        await paging.plan_from(session, snapshot, FIRST, now=now, urgency=urgency)
+        if pages and snapshot is not None
+        else None
+    )
     incident = Incident(
         service_id=service.id,
         title=title,
@@ -125,7 +133,11 @@ async def open_incident(
         held_for_maintenance=window is not None,
         alert_count=alert_count,
         last_alert_at=now if alert_count else None,
+        escalation_step=0,
+        escalation_loop=0,
     )
+    if plan is not None and snapshot is not None:
+        paging.set_escalation(incident, snapshot, plan, now)
     session.add(incident)
     await session.flush()
     on_commit(session, INCIDENTS_OPENED.inc)
@@ -150,7 +162,7 @@ async def open_incident(
             f"{f' ({window.reason})' if window.reason else ''}: nobody is paged until it ends",
             at=now,
         )
-    elif snapshot is None or not has_steps(snapshot):
+    elif plan is None or snapshot is None:
         timeline.record(
             session,
             incident.id,
@@ -159,8 +171,8 @@ async def open_incident(
             at=now,
         )
     else:
-        await paging.run_from(
-            session, incident, service, snapshot, FIRST, now=now, reason="incident opened"
+        await paging.carry_out(
+            session, incident, service, snapshot, plan, now=now, reason="incident opened"
         )
     return incident
 

@@ -2,7 +2,8 @@
 
 Keys are random 32-character secrets; only their SHA-256 is stored. The gateway keeps a short
 in-process cache of key lookups so a busy sender costs no extra query per request; revoking a
-key takes effect in this process at once and in other replicas within ``CACHE_SECONDS``.
+key takes effect in this process at once and in other replicas within ``CACHE_SECONDS``; the
+service's own settings (its policy, urgency rule) reach new incidents within the same delay.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ class KnownKey:
     revoked: bool
     cached_at: float
     last_used_at: datetime | None
+    # The service as loaded by an earlier request (detached, read-only), reused while the key
+    # is cached: a senders' burst costs no service lookup per request.
+    service: Service | None = None
 
 
 @dataclass
@@ -189,9 +193,10 @@ class Gateway:
         for attempt in range(INGEST_ATTEMPTS):
             try:
                 async with self.db.transaction() as session:
-                    service = await session.get(Service, known.service_id)
+                    service = known.service or await session.get(Service, known.service_id)
                     if service is None:
                         raise Unauthenticated("unknown or revoked integration key")
+                    known.service = service
                     result = await alerts.ingest(session, service, known.integration_id, batch)
                     self._touch(session, known)
                 for alert in batch.alerts:

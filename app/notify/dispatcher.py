@@ -15,8 +15,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
@@ -40,6 +41,21 @@ log = logging.getLogger(__name__)
 # Pages are rate limited per contact method (and folded into summaries in a storm); reminders,
 # confirmations, verification codes and tests are rare and always go on their own.
 THROTTLED_KINDS = (MessageKind.PAGE,)
+
+
+class NotificationFacts(Protocol):
+    """What timelines say about a notification: a loaded row or a RETURNING row both fit."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def incident_id(self) -> int | None: ...
+    @property
+    def kind(self) -> MessageKind: ...
+    @property
+    def contact_type(self) -> ContactType: ...
+    @property
+    def address(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -174,6 +190,9 @@ class Dispatcher:
     # --------------------------------------------------------------------------------- record
 
     async def _record(self, item: Claimed, result: DeliveryResult) -> None:
+        if result.ok:
+            await self._record_sent(item, result)
+            return
         async with self.db.transaction() as session:
             row = await session.scalar(
                 select(Notification)
@@ -189,10 +208,7 @@ class Dispatcher:
             now = self.db.clock.now()
             row.provider = result.provider
             row.sending_deadline = None
-            if result.ok:
-                await _mark_sent(session, row, result, now)
-                NOTIFICATION_LAG_SECONDS.observe(max((now - item.due_at).total_seconds(), 0))
-            elif (
+            if (
                 result.status is DeliveryStatus.TEMPORARY_FAILURE
                 and row.attempts < self.policy.max_attempts
             ):
@@ -202,6 +218,57 @@ class Dispatcher:
                 if result.contact_method_unusable and row.contact_method_id is not None:
                     await _disable_contact_method(session, row.contact_method_id, result, now)
             NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=row.status).inc()
+
+    async def _record_sent(self, item: Claimed, result: DeliveryResult) -> None:
+        """The common case in one conditional UPDATE: only a row still ``sending`` is marked."""
+        async with self.db.transaction() as session:
+            now = self.db.clock.now()
+            row = (
+                await session.execute(
+                    update(Notification)
+                    .where(
+                        Notification.id == item.notification_id,
+                        Notification.status == NotificationStatus.SENDING,
+                    )
+                    .values(
+                        status=NotificationStatus.SENT,
+                        provider=result.provider,
+                        provider_message_id=result.provider_message_id,
+                        sent_at=now,
+                        finished_at=now,
+                        sending_deadline=None,
+                        last_error=None,
+                    )
+                    .returning(
+                        Notification.id,
+                        Notification.incident_id,
+                        Notification.kind,
+                        Notification.contact_type,
+                        Notification.address,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            ).first()
+            if row is None:
+                # Recovery already judged it (the send outlived its deadline); keep that verdict.
+                log.warning(
+                    "late send result ignored", extra={"notification_id": item.notification_id}
+                )
+                return
+            await record_event(
+                session,
+                row,
+                "notification_sent",
+                f"{label(row)} sent via {result.provider}",
+                now,
+                {
+                    "notification_id": row.id,
+                    "provider": result.provider,
+                    "provider_message_id": result.provider_message_id,
+                },
+            )
+        NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=NotificationStatus.SENT).inc()
+        NOTIFICATION_LAG_SECONDS.observe(max((now - item.due_at).total_seconds(), 0))
 
     # ------------------------------------------------------------------------------ recovery
 
@@ -307,19 +374,19 @@ def _message(row: Notification) -> OutboundMessage:
     )
 
 
-def label(row: Notification) -> str:
+def label(row: NotificationFacts) -> str:
     """How a notification is named on a timeline: "Page by sms to +1…0123"."""
     what = {MessageKind.PAGE: "Page", MessageKind.SUMMARY: "Summary"}.get(row.kind, str(row.kind))
     return f"{what} by {row.contact_type} to {_mask(row)}"
 
 
-def _mask(row: Notification) -> str:
+def _mask(row: NotificationFacts) -> str:
     if row.contact_type in (ContactType.SMS, ContactType.VOICE) and len(row.address) > 6:
         return row.address[:-4].rstrip("0123456789")[:3] + "…" + row.address[-4:]
     return row.address if row.contact_type is not ContactType.WEBHOOK else "webhook"
 
 
-async def incidents_of(session: AsyncSession, row: Notification) -> list[int]:
+async def incidents_of(session: AsyncSession, row: NotificationFacts) -> list[int]:
     if row.incident_id is not None:
         return [row.incident_id]
     if row.kind is MessageKind.SUMMARY:
@@ -332,7 +399,7 @@ async def incidents_of(session: AsyncSession, row: Notification) -> list[int]:
 
 async def record_event(
     session: AsyncSession,
-    row: Notification,
+    row: NotificationFacts,
     kind: str,
     message: str,
     now: datetime,
@@ -341,28 +408,6 @@ async def record_event(
     """On the timeline of the notification's incident, or of every incident a summary covers."""
     for incident_id in await incidents_of(session, row):
         timeline.record(session, incident_id, kind, message, at=now, data=data)
-
-
-async def _mark_sent(
-    session: AsyncSession, row: Notification, result: DeliveryResult, now: datetime
-) -> None:
-    row.status = NotificationStatus.SENT
-    row.provider_message_id = result.provider_message_id
-    row.sent_at = now
-    row.finished_at = now
-    row.last_error = None
-    await record_event(
-        session,
-        row,
-        "notification_sent",
-        f"{label(row)} sent via {result.provider}",
-        now,
-        {
-            "notification_id": row.id,
-            "provider": result.provider,
-            "provider_message_id": result.provider_message_id,
-        },
-    )
 
 
 async def _schedule_retry(

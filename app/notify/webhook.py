@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import aiohttp
 
 from app.core.clock import Clock
 from app.notify.base import DeliveryResult, DeliveryStatus, OutboundMessage
@@ -35,27 +35,28 @@ def event_name(message: OutboundMessage) -> str:
 
 
 class WebhookProvider:
+    """POSTs with aiohttp: pages leave on the hot path, and it costs a fraction of the CPU of
+    the other HTTP clients per request."""
+
     name = "webhook"
 
-    def __init__(
-        self,
-        clock: Clock,
-        key_for: Callable[[str], str],
-        *,
-        timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, clock: Clock, key_for: Callable[[str], str], *, timeout: float = 10.0):
         self._clock = clock
         self._key_for = key_for
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            transport=transport,
-            follow_redirects=False,
-            headers={"User-Agent": "Baton-Webhook/1"},
-        )
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Created on first use: a session belongs to the event loop that runs the sends.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, headers={"User-Agent": "Baton-Webhook/1"}
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
         return {
@@ -71,37 +72,37 @@ class WebhookProvider:
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         body = json.dumps(self.payload(message), separators=(",", ":"), default=str).encode()
         timestamp = str(int(self._clock.now().timestamp()))
+        delivery = str(message.context.get("notification_id", ""))
         headers = {
             "Content-Type": "application/json",
             "X-Baton-Event": event_name(message),
-            "X-Baton-Delivery": str(message.context.get("notification_id", "")),
+            "X-Baton-Delivery": delivery,
             "X-Baton-Timestamp": timestamp,
             "X-Baton-Signature": sign(self._key_for(message.address), timestamp, body),
         }
         try:
-            response = await self._client.post(message.address, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            async with self._client().post(
+                message.address, data=body, headers=headers, allow_redirects=False
+            ) as response:
+                status = response.status
+                retry_after = response.headers.get("Retry-After", "")
+        except (TimeoutError, aiohttp.ClientError) as exc:
             return DeliveryResult(
                 DeliveryStatus.TEMPORARY_FAILURE,
                 self.name,
                 detail=f"{type(exc).__name__} posting to the webhook",
             )
-        if response.is_success:
+        if 200 <= status < 300:
             return DeliveryResult(
-                DeliveryStatus.SENT,
-                self.name,
-                provider_message_id=headers["X-Baton-Delivery"] or None,
+                DeliveryStatus.SENT, self.name, provider_message_id=delivery or None
             )
-        if response.status_code == 429 or response.status_code >= 500:
-            retry_after = response.headers.get("retry-after", "")
+        if status == 429 or status >= 500:
             return DeliveryResult(
                 DeliveryStatus.TEMPORARY_FAILURE,
                 self.name,
-                detail=f"HTTP {response.status_code} from the webhook",
+                detail=f"HTTP {status} from the webhook",
                 retry_after_seconds=float(retry_after) if retry_after.isdigit() else None,
             )
         return DeliveryResult(
-            DeliveryStatus.PERMANENT_FAILURE,
-            self.name,
-            detail=f"HTTP {response.status_code} from the webhook",
+            DeliveryStatus.PERMANENT_FAILURE, self.name, detail=f"HTTP {status} from the webhook"
         )
