@@ -5,8 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BATON := $(BIN)/baton
-# Debian packages the end-to-end tests drive: the real Alertmanager and a real browser.
-SYSTEM_PACKAGES := prometheus-alertmanager chromium
 
 .PHONY: run test lint fmt bench system-deps clean
 
@@ -45,7 +43,6 @@ bench: $(STAMP)
 system-deps:
 	@missing=""; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \

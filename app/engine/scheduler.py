@@ -105,7 +105,7 @@ class Engine:
                 lambda: jobs.release_maintenance(db),
             ),
             "heartbeats": (self.intervals.heartbeat_seconds, lambda: mark_overdue_heartbeats(db)),
-            "self-check": (self.intervals.self_check_seconds, self._self_check),
+            "self-check": (self.intervals.self_check_seconds, self.run_self_check),
             "reminders": (
                 self.intervals.reminder_seconds,
                 lambda: send_due_reminders(db),
@@ -113,7 +113,8 @@ class Engine:
             **(extra_jobs or {}),
         }
 
-    async def _self_check(self) -> None:
+    async def run_self_check(self) -> None:
+        """Look for work the engine should have done by now (also a periodic job)."""
         self.last_self_check = await jobs.self_check(self.db)
 
     async def readiness(self) -> list[str]:

@@ -317,11 +317,7 @@ async def unacknowledge(session: AsyncSession, principal: Principal, incident_id
     except TransitionRefused as exc:
         raise _refuse(exc) from None
     now = session_clock(session).now()
-    incident.state = IncidentState.TRIGGERED
-    incident.acknowledged_at = None
-    incident.acknowledged_by_id = None
-    incident.ack_expires_at = None
-    incident.updated_at = now
+    _back_to_triggered(incident, now)
     who = await _name(session, principal.user_id)
     text = f"Unacknowledged by {who} via {principal.channel}: paging again"
     timeline.record(
@@ -412,11 +408,7 @@ async def escalate(session: AsyncSession, principal: Principal, incident_id: int
         raise Conflict("the incident is already at the last step of its escalation policy")
     now = session_clock(session).now()
     who = await _name(session, principal.user_id)
-    incident.state = IncidentState.TRIGGERED
-    incident.acknowledged_at = None
-    incident.acknowledged_by_id = None
-    incident.ack_expires_at = None
-    incident.updated_at = now
+    _back_to_triggered(incident, now)
     text = f"{who} escalated to the next step via {principal.channel}"
     timeline.record(
         session,
@@ -459,11 +451,7 @@ async def reassign(
     await outbox.cancel_pending(
         session, incident_id=incident.id, now=now, reason=f"handed off to {target.name}"
     )
-    incident.state = IncidentState.TRIGGERED
-    incident.acknowledged_at = None
-    incident.acknowledged_by_id = None
-    incident.ack_expires_at = None
-    incident.updated_at = now
+    _back_to_triggered(incident, now)
     from_names = ", ".join([await _name(session, u) for u in handed_from]) or "nobody"
     text = (
         f"{who} handed the incident from {from_names} to {target.name} via {principal.channel}"
@@ -565,6 +553,15 @@ async def set_urgency(
     )
     await announce(session, incident, "urgency_changed", text, principal.user_id)
     return incident
+
+
+def _back_to_triggered(incident: Incident, now: datetime) -> None:
+    """Someone must acknowledge again: whatever acknowledgement there was no longer holds."""
+    incident.state = IncidentState.TRIGGERED
+    incident.acknowledged_at = None
+    incident.acknowledged_by_id = None
+    incident.ack_expires_at = None
+    incident.updated_at = now
 
 
 async def _name(session: AsyncSession, user_id: int | None) -> str:

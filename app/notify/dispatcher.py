@@ -138,7 +138,7 @@ class Dispatcher:
                 row.attempts += 1
                 row.sent_at = now
                 row.sending_deadline = now + self.policy.send_timeout
-            return [Claimed(row.id, row.due_at, _message(row)) for row in to_send]
+            return [Claimed(row.id, row.due_at, outbound_message(row)) for row in to_send]
 
     async def _apply_rate_limits(
         self, session: AsyncSession, rows: Sequence[Notification], now: datetime
@@ -360,7 +360,8 @@ async def _bundle(
     return summary
 
 
-def _message(row: Notification) -> OutboundMessage:
+def outbound_message(row: Notification) -> OutboundMessage:
+    """The message a provider gets for an outbox row (the row id travels in the context)."""
     context = dict(row.context)
     context["notification_id"] = row.id
     return OutboundMessage(

@@ -85,7 +85,8 @@ def incident_blocks(
     if status_line:
         blocks.append({"type": "context", "elements": [_mrkdwn(_clip(escape(status_line), 2000))]})
     buttons = [
-        _button(action_id, str(incident_id)) for action_id in _BUTTONS_BY_STATE.get(state, ())
+        button(action_id, *_BUTTONS[action_id], str(incident_id))
+        for action_id in _BUTTONS_BY_STATE.get(state, ())
     ]
     if buttons:
         blocks.append(
@@ -118,14 +119,14 @@ def _mrkdwn_section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(_clip(text, SECTION_LIMIT))}
 
 
-def _button(action_id: str, value: str) -> dict[str, Any]:
-    label, style = _BUTTONS[action_id]
-    button: dict[str, Any] = {
+def button(action_id: str, label: str, style: str | None, value: str) -> dict[str, Any]:
+    """A Block Kit button; every Baton button is made here."""
+    element: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
         "text": {"type": "plain_text", "text": label, "emoji": True},
         "value": value,
     }
     if style:
-        button["style"] = style
-    return button
+        element["style"] = style
+    return element

@@ -72,3 +72,26 @@ async def test_retries_leave_on_the_periodic_dispatch(
     await asyncio.sleep(0.5)
     clock.advance(seconds=6)
     await webhook_receiver.expect_event("flaky", path="/alice", timeout=5)
+
+
+async def test_a_stuck_engine_shows_in_metrics_and_readyz(
+    running, setup: Setup, clock: ManualClock, webhook_receiver: WebhookReceiver
+) -> None:
+    """Escalations nobody ran are reported, before someone misses a page."""
+    application, http = running
+    r = await http.post(
+        "/api/v1/integrations/generic",
+        json={"summary": "payments down"},
+        headers={"Authorization": f"Bearer {await _generic_key(http, setup)}"},
+    )
+    assert r.status_code == 202
+    await webhook_receiver.expect_event("payments down", path="/alice", timeout=5)
+    engine = application.state.engine
+    await engine.stop()  # the engine hangs: nothing escalates any more
+    clock.advance(minutes=6)
+    await engine.run_self_check()  # what the periodic self-check would find
+    ready = await http.get("/readyz")
+    assert ready.status_code == 503
+    assert any("past their next escalation" in p for p in ready.json()["problems"])
+    metrics = (await http.get("/metrics")).text
+    assert "baton_engine_overdue_escalations 1.0" in metrics

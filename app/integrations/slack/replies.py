@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.notify.slackblocks import ACTION_ACKNOWLEDGE, escape
+from app.notify.slackblocks import ACTION_ACKNOWLEDGE, button, escape
 from app.schedules.schemas import AssignmentOut, OnCallOut
 
 ACTION_RESOLVE_OPEN = "baton_resolve_open"
@@ -123,28 +123,16 @@ def incident_url(public_url: str, incident_id: int) -> str:
     return f"{public_url}/incidents/{incident_id}"
 
 
-def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "text": {"type": "plain_text", "text": label, "emoji": True},
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
 def incident_buttons(incident_id: int, state: str) -> dict[str, Any]:
     """Acknowledge (while triggered), Resolve…, Hand off…, Add note… for one incident."""
     value = str(incident_id)
     buttons = []
     if state == "triggered":
-        buttons.append(_button(ACTION_ACKNOWLEDGE, "Acknowledge", value, "primary"))
+        buttons.append(button(ACTION_ACKNOWLEDGE, "Acknowledge", "primary", value))
     buttons += [
-        _button(ACTION_RESOLVE_OPEN, "Resolve…", value),
-        _button(ACTION_HANDOFF_OPEN, "Hand off…", value),
-        _button(ACTION_NOTE_OPEN, "Add note…", value),
+        button(ACTION_RESOLVE_OPEN, "Resolve…", None, value),
+        button(ACTION_HANDOFF_OPEN, "Hand off…", None, value),
+        button(ACTION_NOTE_OPEN, "Add note…", None, value),
     ]
     return {"type": "actions", "block_id": f"baton-incident-{incident_id}", "elements": buttons}
 
@@ -280,7 +268,7 @@ def cover_request_blocks(text: str, request_id: int) -> list[dict[str, Any]]:
             "type": "actions",
             "block_id": f"cover-{request_id}",
             "elements": [
-                _button(ACTION_COVER_ACCEPT, "Accept", str(request_id), "primary"),
+                button(ACTION_COVER_ACCEPT, "Accept", "primary", str(request_id)),
             ],
         },
     ]

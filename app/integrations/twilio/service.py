@@ -19,7 +19,7 @@ from app.core.errors import Forbidden
 from app.incidents.models import Page
 from app.integrations.twilio.models import SmsSender
 from app.notify import actions, dispatcher, replycodes, smstext
-from app.notify.base import MessageKind, OutboundMessage
+from app.notify.base import MessageKind
 from app.notify.channel_models import SmsReplyCode
 from app.notify.models import Notification, NotificationStatus
 from app.notify.receipts import first_time
@@ -327,7 +327,11 @@ async def gather(
     if key == KEY_REPEAT or key not in _KEYS or (bundle and key != KEY_ACKNOWLEDGE):
         prefix = "" if key == KEY_REPEAT else "That key does nothing here. "
         return gather_twiml(
-            public_url, row.id, prefix + spoken_text(_message(row)), step + 1, bundle=bundle
+            public_url,
+            row.id,
+            prefix + spoken_text(dispatcher.outbound_message(row)),
+            step + 1,
+            bundle=bundle,
         )
     principal = await people.principal_for_user(session, row.user_id, channel="voice")
     if principal is None:
@@ -352,18 +356,6 @@ _KEYS = {
 
 def _spoken(outcome: actions.Outcome) -> str:
     return outcome.text.replace("#", "incident ") + "."
-
-
-def _message(row: Notification) -> OutboundMessage:
-    return OutboundMessage(
-        contact_type=row.contact_type,
-        address=row.address,
-        kind=row.kind,
-        subject=row.subject,
-        text=row.body,
-        user_id=row.user_id,
-        context=dict(row.context),
-    )
 
 
 def _say(text: str) -> str:
