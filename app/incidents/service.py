@@ -104,14 +104,19 @@ async def open_incident(
     now: datetime,
     details: str = "",
     alert_count: int = 0,
+    direct_to: User | None = None,
 ) -> Incident:
-    """Create the incident and, in the same transaction, the first page of its policy."""
+    """Create the incident and, in the same transaction, the first page of its policy.
+
+    ``direct_to`` pages that one person along their own rules instead, with no escalation
+    policy (someone asked for them by name: maintenance does not hold it).
+    """
     snapshot = (
         await escalation.load_snapshot(session, service.escalation_policy_id)
-        if service.escalation_policy_id is not None
+        if service.escalation_policy_id is not None and direct_to is None
         else None
     )
-    window = await catalog.active_window(session, service.id, now)
+    window = None if direct_to else await catalog.active_window(session, service.id, now)
     pages = window is None and snapshot is not None and has_steps(snapshot)
     # Who the first step reaches is worked out before the incident row is written, so the row
     # goes in once, already carrying its escalation state.
@@ -153,7 +158,26 @@ async def open_incident(
         actor_id=actor.user_id,
         channel=actor.channel,
     )
-    if window is not None:
+    if direct_to is not None:
+        remarks = await paging.page_users(
+            session,
+            incident,
+            service,
+            responders=[direct_to.id],
+            shadows=[],
+            now=now,
+            reason=f"paged directly by {await _name(session, actor.user_id)}",
+            position=None,
+        )
+        timeline.record(
+            session,
+            incident.id,
+            "paged",
+            "Paged " + "; ".join(remarks),
+            at=now,
+            data={"user_id": direct_to.id},
+        )
+    elif window is not None:
         timeline.record(
             session,
             incident.id,

@@ -17,10 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog import service as catalog
 from app.catalog.models import Service
 from app.core.auth import Principal
-from app.core.db import Database, on_commit, session_clock
+from app.core.db import Database, session_clock
 from app.core.errors import BatonError
-from app.core.metrics import INCIDENTS_OPENED
-from app.incidents import paging, timeline
 from app.incidents import service as incidents
 from app.incidents.models import Incident, IncidentState
 from app.incidents.service import Actor
@@ -342,51 +340,17 @@ async def open_direct_page(
     now: datetime,
 ) -> Incident:
     """An incident that pages one person along their own rules, with no escalation policy."""
-    who = await session.get(User, principal.user_id)
-    caller = who.name if who is not None else f"user {principal.user_id}"
-    incident = Incident(
-        service_id=service.id,
+    return await incidents.open_incident(
+        session,
+        service,
         title=message,
-        state=IncidentState.TRIGGERED,
         urgency=Urgency.HIGH,
         group_key=None,
-        created_at=now,
-        updated_at=now,
-        policy_snapshot=None,
-        ack_timeout_minutes=service.ack_timeout_minutes,
-    )
-    session.add(incident)
-    await session.flush()
-    on_commit(session, INCIDENTS_OPENED.inc)
-    timeline.record(
-        session,
-        incident.id,
-        "opened",
-        f"Incident opened (high urgency) on {service.name}: {message} — a direct page to "
-        f"{user.name} by {caller} via {principal.channel}",
-        at=now,
-        actor_id=principal.user_id,
-        channel=principal.channel,
-    )
-    remarks = await paging.page_users(
-        session,
-        incident,
-        service,
-        responders=[user.id],
-        shadows=[],
+        actor=Actor.of(principal),
         now=now,
-        reason=f"paged directly by {caller}",
-        position=None,
+        details=f"a direct page to {user.name} via {principal.channel}",
+        direct_to=user,
     )
-    timeline.record(
-        session,
-        incident.id,
-        "paged",
-        "Paged " + "; ".join(remarks),
-        at=now,
-        data={"user_id": user.id},
-    )
-    return incident
 
 
 HANDLERS: dict[str, Callable[[Call], Awaitable[Reply]]] = {
