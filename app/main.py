@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from app.catalog.api import router as catalog_router
 from app.core.clock import Clock, SystemClock
 from app.core.db import Database, make_engine
+from app.core.errors import Conflict
 from app.core.handlers import install_error_handlers
 from app.core.health import ReadinessCheck
 from app.core.health import router as health_router
@@ -207,10 +208,14 @@ def create_app_from_environment(overrides: Overrides | None = None) -> FastAPI:
 
 async def _ensure_bootstrap_token(db: Database, settings: Settings) -> None:
     assert settings.bootstrap_token is not None
-    async with db.transaction() as session:
-        await people_service.ensure_bootstrap_admin(
-            session,
-            email=settings.bootstrap_admin_email,
-            name=settings.bootstrap_admin_name,
-            token_secret=settings.bootstrap_token.get_secret_value(),
-        )
+    try:
+        async with db.transaction() as session:
+            await people_service.ensure_bootstrap_admin(
+                session,
+                email=settings.bootstrap_admin_email,
+                name=settings.bootstrap_admin_name,
+                token_secret=settings.bootstrap_token.get_secret_value(),
+            )
+    except Conflict as exc:
+        # Someone revoked the bootstrap token on purpose: keep it revoked, and keep serving.
+        log.error("bootstrap token not applied", extra={"reason": exc.detail})

@@ -7,7 +7,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from app.catalog.models import SupportModel, UrgencyRule
 from app.core import validation
-from app.core.schemas import InputModel, OutputModel
+from app.core.schemas import InputModel, OutputModel, PatchModel
 
 ServiceName = Annotated[
     str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w .:/-]*$")
@@ -35,7 +35,9 @@ class ServiceCreate(InputModel):
     ack_timeout_minutes: int | None = Field(default=None, ge=1, le=10080)
 
 
-class ServiceUpdate(InputModel):
+class ServiceUpdate(PatchModel):
+    nullable = frozenset({"ack_timeout_minutes", "escalation_policy_id"})
+
     name: ServiceName | None = None
     team_id: int | None = None
     escalation_policy_id: int | None = None

@@ -84,10 +84,6 @@ async def update_service(
     service = await get_service(session, service_id)
     principal.require_team_write(service.team_id, "this service")
     changes = data.model_dump(exclude_unset=True)
-    nullable = {"escalation_policy_id", "ack_timeout_minutes"}
-    for key, value in changes.items():
-        if value is None and key not in nullable:
-            raise InvalidInput(f"{key} cannot be null", field=f"body.{key}")
     if changes.get("team_id") is not None:
         principal.require_team_write(changes["team_id"], "the new owning team's services")
     await _check_references(session, changes.get("team_id"), changes.get("escalation_policy_id"))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.core import validation
 
@@ -15,6 +15,20 @@ class InputModel(BaseModel):
     """Request bodies refuse unknown fields: a typo should fail loudly, not be ignored."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PatchModel(InputModel):
+    """A partial update: a field left out stays as it is; ``null`` is accepted only for the
+    fields listed in ``nullable`` (clearing them) and refused, with its location, elsewhere."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError(f"{info.field_name} cannot be null; leave it out to keep it")
+        return value
 
 
 class OutputModel(BaseModel):

@@ -6,7 +6,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from app.core import validation
-from app.core.schemas import InputModel, Name, OutputModel
+from app.core.schemas import InputModel, Name, OutputModel, PatchModel
 from app.escalation.models import TargetKind
 
 
@@ -55,7 +55,7 @@ class PolicyCreate(InputModel):
     steps: list[StepIn] = Field(min_length=1, max_length=20)
 
 
-class PolicyUpdate(InputModel):
+class PolicyUpdate(PatchModel):
     name: Name | None = None
     team_id: int | None = None
     description: str | None = Field(default=None, max_length=2000)

@@ -113,8 +113,6 @@ async def update_policy(
     if changes.get("name"):
         await _ensure_name_free(session, changes["name"], policy.id)
     for key, value in changes.items():
-        if value is None:
-            raise InvalidInput(f"{key} cannot be null", field=f"body.{key}")
         setattr(policy, key, value)
     if data.steps is not None:
         await _validate_targets(session, data.steps)

@@ -7,7 +7,7 @@ from pydantic import Field, model_validator
 
 from app.core import validation
 from app.core.auth import Role, TeamRole
-from app.core.schemas import EmailAddress, InputModel, Name, OutputModel, TimeZoneName
+from app.core.schemas import EmailAddress, InputModel, Name, OutputModel, PatchModel, TimeZoneName
 from app.people.models import ContactType, TeamKind, Urgency
 
 TeamName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w .-]*$")]
@@ -20,7 +20,7 @@ class UserCreate(InputModel):
     role: Role = Role.MEMBER
 
 
-class UserUpdate(InputModel):
+class UserUpdate(PatchModel):
     name: Name | None = None
     email: EmailAddress | None = None
     time_zone: TimeZoneName | None = None
@@ -50,7 +50,7 @@ class TeamCreate(InputModel):
     description: str = Field(default="", max_length=2000)
 
 
-class TeamUpdate(InputModel):
+class TeamUpdate(PatchModel):
     name: TeamName | None = None
     kind: TeamKind | None = None
     description: str | None = Field(default=None, max_length=2000)
@@ -108,7 +108,7 @@ class ContactMethodCreate(InputModel):
         return self
 
 
-class ContactMethodUpdate(InputModel):
+class ContactMethodUpdate(PatchModel):
     address: str | None = Field(default=None, min_length=1, max_length=2048)
     label: str | None = Field(default=None, max_length=100)
 

@@ -231,8 +231,6 @@ async def update_user(
     if "email" in changes:
         await _ensure_email_free(session, changes["email"], user.id)
     for key, value in changes.items():
-        if value is None:
-            raise InvalidInput(f"{key} cannot be null", field=f"body.{key}")
         setattr(user, key, value)
     await session.flush()
     return user
@@ -326,8 +324,6 @@ async def update_team(
     if changes.get("name"):
         await _ensure_team_name_free(session, changes["name"], team.id)
     for key, value in changes.items():
-        if value is None:
-            raise InvalidInput(f"{key} cannot be null", field=f"body.{key}")
         setattr(team, key, value)
     await session.flush()
     return team

@@ -157,9 +157,6 @@ async def update_override(
     if override.ends_at <= now:
         raise Conflict("this override is over; past shifts are kept as they were")
     changes = data.model_dump(exclude_unset=True)
-    for key in ("start", "end", "user_id"):
-        if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} cannot be null", field=f"body.{key}")
     started = override.starts_at <= now
     if started:
         for key in ("start", "user_id", "replaces_user_id"):

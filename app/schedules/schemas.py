@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.schemas import InputModel, Name, OutputModel, TimeZoneName
+from app.core.schemas import InputModel, Name, OutputModel, PatchModel, TimeZoneName
 from app.schedules.models import CoverRequestState, FeedKind
 from app.schedules.oncall import MAX_SHIFT_DAYS, MAX_SHIFT_HOURS, ShiftUnit
 
@@ -148,7 +148,9 @@ class LayerCreate(InputModel):
     _shift_limit = field_validator("shift_length")(_shift_within_a_year)
 
 
-class LayerUpdate(InputModel):
+class LayerUpdate(PatchModel):
+    nullable = frozenset({"end", "handoff_time", "priority", "start"})
+
     name: Name | None = None
     priority: int | None = Field(default=None, ge=0, le=1000)
     participants: Participants | None = None
@@ -236,7 +238,7 @@ class ScheduleCreate(InputModel):
     layers: list[LayerCreate] = Field(default_factory=list, max_length=MAX_LAYERS)
 
 
-class ScheduleUpdate(InputModel):
+class ScheduleUpdate(PatchModel):
     name: Name | None = None
     team_id: int | None = None
     time_zone: TimeZoneName | None = None
@@ -280,7 +282,9 @@ class OverrideCreate(InputModel):
     _end_after_start = field_validator("end")(_after_start)
 
 
-class OverrideUpdate(InputModel):
+class OverrideUpdate(PatchModel):
+    nullable = frozenset({"reason", "replaces_user_id"})
+
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
     user_id: int | None = None
@@ -464,6 +468,6 @@ class PreferencesOut(OutputModel):
     reminders_enabled: bool
 
 
-class PreferencesUpdate(InputModel):
+class PreferencesUpdate(PatchModel):
     reminder_lead_minutes: int | None = Field(default=None, ge=0, le=1440)
     reminders_enabled: bool | None = None

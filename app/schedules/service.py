@@ -270,9 +270,6 @@ async def update_schedule(
 ) -> Schedule:
     schedule = await writable_schedule(session, principal, schedule_id)
     changes = data.model_dump(exclude_unset=True)
-    for key, value in changes.items():
-        if value is None:
-            raise InvalidInput(f"{key} cannot be null", field=f"body.{key}")
     if "name" in changes:
         await _ensure_name_free(session, changes["name"], schedule.id)
     if "team_id" in changes and changes["team_id"] != schedule.team_id:
@@ -499,10 +496,6 @@ async def update_layer(
     data: schemas.LayerUpdate,
 ) -> LayerView:
     schedule, view = await _writable_layer(session, principal, schedule_id, layer_id)
-    fields = data.model_fields_set
-    for key in ("name", "participants", "shadows", "shift_length", "shift_unit", "restrictions"):
-        if key in fields and getattr(data, key) is None:
-            raise InvalidInput(f"{key} cannot be null", field=f"body.{key}")
     if data.participants is not None:
         await require_users(session, data.participants, "body.participants")
     if data.shadows is not None:

@@ -137,3 +137,41 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert "/api/v1/users" in spec["paths"]
     assert "/api/v1/users/{user_id}/contact-methods/{method_id}/verify" in spec["paths"]
+
+
+async def test_null_for_a_field_that_cannot_be_cleared_is_422_not_500(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """Found by fuzzing the OpenAPI schema: a PATCH with ``"email": null``."""
+    me = (await client.get("/api/v1/users/me", headers=admin_headers)).json()
+    for body in ({"email": None, "name": "0"}, {"time_zone": None}, {"role": None}):
+        r = await client.patch(f"/api/v1/users/{me['id']}", headers=admin_headers, json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["loc"][:2] == ["body", next(iter(body))]
+    unchanged = (await client.get("/api/v1/users/me", headers=admin_headers)).json()
+    assert unchanged == me
+
+
+async def test_null_clears_the_fields_that_may_be_cleared(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    team = (
+        await client.post("/api/v1/teams", headers=admin_headers, json={"name": "t", "kind": "ops"})
+    ).json()
+    service = (
+        await client.post(
+            "/api/v1/services",
+            headers=admin_headers,
+            json={"name": "s", "team_id": team["id"], "ack_timeout_minutes": 30},
+        )
+    ).json()
+    cleared = await client.patch(
+        f"/api/v1/services/{service['id']}",
+        headers=admin_headers,
+        json={"ack_timeout_minutes": None},
+    )
+    assert cleared.status_code == 200 and cleared.json()["ack_timeout_minutes"] is None
+    refused = await client.patch(
+        f"/api/v1/services/{service['id']}", headers=admin_headers, json={"name": None}
+    )
+    assert refused.status_code == 422

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+import pytest
+
+from app.integrations.slack import background
 from tests.fakes.slack import SlackMessage
 from tests.slack.conftest import BOB_SLACK, STRANGER_SLACK, VIC_SLACK, World
 
@@ -91,16 +93,22 @@ async def test_a_viewer_submitting_a_dialog_is_refused_in_the_dialog(world: Worl
     assert (await world.incident(incident))["state"] == "triggered"
 
 
-async def test_a_slow_dialog_closes_in_time_and_reports_later(world: World) -> None:
-    """Bob is not linked yet: reading his Slack profile is slow, so the answer comes later."""
+async def test_a_slow_dialog_closes_in_time_and_reports_later(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob is not linked yet: reading his Slack profile is slow, so the answer comes later.
+
+    A short inline budget lets the test prove the order (the dialog closes while Slack still
+    holds users.info, and nothing has changed yet) without timing this machine.
+    """
+    monkeypatch.setattr(background, "INLINE_SECONDS", 0.2)
     incident, page = await _paged(world)
     await world.alice_s.slash(f"handoff #{incident}")
     view = await world.alice_s.expect_view(callback_id="baton_handoff")
-    world.slack.hold("users.info", 2.6, deliver=True)
-    started = time.monotonic()
+    world.slack.hold("users.info", 1.5, deliver=True)
     done = await world.alice_s.submit_view(view, {"user": BOB_SLACK})
-    assert time.monotonic() - started < 3.0
     assert done.status_code == 200 and done.content == b""
+    assert await world.timeline(incident, "reassigned") == []
     await world.alice_s.expect_ephemeral(f"Handed #{incident} p99 latency above 2s to Bob")
     await world.engine.tick()
     await world.bob_s.expect_dm(f"#{incident}")
