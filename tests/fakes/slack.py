@@ -811,25 +811,30 @@ class FakeSlack(FakeHttpServer):
             "is_enterprise_install": False,
         }
 
-    def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._resolve_channel(args.get("channel"))
-        if not channel.is_member:
-            raise SlackError("not_in_channel")
+    def _new_message(
+        self, kind: str, channel: FakeSlackChannel, user: str | None, args: dict[str, Any]
+    ) -> SlackMessage:
         text, blocks, attachments = self._content(args)
         if not (text or blocks or attachments):
             raise SlackError("no_text")
-        msg = SlackMessage(
-            kind="message",
+        return SlackMessage(
+            kind=kind,
             channel=channel.id,
             ts=self._next_ts(),
             text=text,
             blocks=blocks,
             attachments=attachments,
             thread_ts=str(args["thread_ts"]) if args.get("thread_ts") else None,
-            user=channel.im_user,
+            user=user,
             params=dict(args),
             recorded_at=self.now(),
         )
+
+    def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._resolve_channel(args.get("channel"))
+        if not channel.is_member:
+            raise SlackError("not_in_channel")
+        msg = self._new_message("message", channel, channel.im_user, args)
         self._live[(channel.id, msg.ts or "")] = msg
         self._record(replace(msg))
         return {"channel": channel.id, "ts": msg.ts, "message": self.message_json(msg)}
@@ -870,21 +875,7 @@ class FakeSlack(FakeHttpServer):
     def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve_channel(args.get("channel"))
         user = self._user_obj(str(args.get("user") or ""))
-        text, blocks, attachments = self._content(args)
-        if not (text or blocks or attachments):
-            raise SlackError("no_text")
-        msg = SlackMessage(
-            kind="ephemeral",
-            channel=channel.id,
-            ts=self._next_ts(),
-            text=text,
-            blocks=blocks,
-            attachments=attachments,
-            thread_ts=str(args["thread_ts"]) if args.get("thread_ts") else None,
-            user=user.id,
-            params=dict(args),
-            recorded_at=self.now(),
-        )
+        msg = self._new_message("ephemeral", channel, user.id, args)
         self._ephemeral[(channel.id, msg.ts or "")] = msg
         self._record(replace(msg))
         return {"message_ts": msg.ts}
