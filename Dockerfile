@@ -1,10 +1,12 @@
 # Baton: one image for API and engine replicas. Build: docker build -t baton .
+# It runs in production mode: it refuses to start without a real BATON_SECRET_KEY.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    BATON_ENV=production \
     BATON_HOST=0.0.0.0 \
     BATON_PORT=8080 \
     BATON_DATABASE_URL=sqlite+aiosqlite:////var/lib/baton/baton.db \

@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## run: install, migrate the embedded SQLite database, load the demo and serve on 127.0.0.1:8080
+# The demo may post webhooks to a receiver on this machine; production allows no private network.
+run: export BATON_WEBHOOK_ALLOWED_NETWORKS ?= 127.0.0.0/8
 run: $(STAMP)
 	$(BATON) migrate
 	$(BATON) apply config/demo.yaml

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,13 +15,21 @@ import click
 from app.core.clock import SystemClock
 from app.core.db import Database, make_engine
 from app.core.logging import configure_logging
-from app.core.settings import Settings, load_settings
+from app.core.settings import InsecureSettingsError, Settings, load_settings
 
 T = TypeVar("T")
 
 
 def _settings() -> Settings:
     return load_settings()
+
+
+def _os_user() -> str:
+    """Who runs this command on the host, as the audit log names them."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container's numeric user)
+        return f"uid {os.getuid()}"
 
 
 def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = None) -> T:
@@ -32,6 +42,7 @@ def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = N
             ),
             SystemClock(),
         )
+        db.network_policy = settings.network_policy
         try:
             return await work(db)
         finally:
@@ -65,6 +76,11 @@ def serve(
     if no_engine:
         os.environ["BATON_ENGINE_ENABLED"] = "false"
     settings = _settings()
+    try:
+        # Before anything starts, so a container says why in one line, not a worker traceback.
+        settings.check_production_safety()
+    except InsecureSettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     if migrate_first:
         from app.core.migrations import upgrade_url
 
@@ -130,28 +146,46 @@ def downgrade(revision: str) -> None:
     click.echo(f"database schema is at {revision}", err=True)
 
 
-@main.command(help="Create the first admin (if needed) and print an API token for it.")
+@main.command(
+    help="Create the first admin if needed. Its API token is printed once, when it is made; "
+    "`baton token create` makes another."
+)
 @click.option("--email", default=None, help="The admin's e-mail (BATON_BOOTSTRAP_ADMIN_EMAIL).")
 @click.option("--name", default=None, help="The admin's name.")
 def init(email: str | None, name: str | None) -> None:
-    from app.people.service import ensure_bootstrap_admin
+    from app.audit import service as audit
+    from app.people.service import IssuedToken, ensure_bootstrap_admin
 
     settings = _settings()
     preset = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
+    admin_email = (email or settings.bootstrap_admin_email).strip().lower()
 
-    async def work(db: Database) -> str:
+    async def work(db: Database) -> IssuedToken | None:
         async with db.transaction() as session:
+            audit.act_as(session, audit.Actor.cli(_os_user()))
             _, issued = await ensure_bootstrap_admin(
                 session,
-                email=email or settings.bootstrap_admin_email,
+                email=admin_email,
                 name=name or settings.bootstrap_admin_name,
                 token_secret=preset,
             )
-        return issued.secret if issued else preset or ""
+        return issued
 
-    token = _run(work, settings)
-    click.echo(f"Admin token: {token}")
-    click.echo(f"Try: curl -H 'Authorization: Bearer {token}' {settings.public_url}/api/v1/users")
+    issued = _run(work, settings)
+    if preset is not None:
+        # The operator chose it and has it; a console (or a CI log) is no place to repeat it.
+        click.echo(f"Admin {admin_email} uses the token in BATON_BOOTSTRAP_TOKEN.", err=True)
+    elif issued is not None:
+        click.echo(f"Admin token: {issued.secret}")
+        users_url = f"{settings.public_url}/api/v1/users"
+        click.echo(f"Try: curl -H 'Authorization: Bearer {issued.secret}' {users_url}")
+        click.echo("It is shown only now. `baton token create` makes another.", err=True)
+    else:
+        click.echo(
+            f"Admin {admin_email} already has an API token (printed when it was made). "
+            f"Another: baton token create --email {admin_email}",
+            err=True,
+        )
 
 
 @main.command(help="Make the database match a declarative YAML file (idempotent).")
@@ -160,7 +194,12 @@ def init(email: str | None, name: str | None) -> None:
     "--prune", is_flag=True, help="Delete what an earlier apply created and the file no longer has."
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
-def apply(file: Path, prune: bool, dry_run: bool) -> None:
+@click.option(
+    "--by",
+    default=None,
+    help="Who applies, for the audit log (default: the login name; in CI, say the committer).",
+)
+def apply(file: Path, prune: bool, dry_run: bool, by: str | None) -> None:
     from app.declarative.apply import ConfigFileError, apply_config, load_config_file
     from app.declarative.report import Action, ApplyReport
 
@@ -176,7 +215,9 @@ def apply(file: Path, prune: bool, dry_run: bool) -> None:
         report = ApplyReport()
         try:
             async with db.transaction() as session:
-                report = await apply_config(session, config, prune=prune)
+                report = await apply_config(
+                    session, config, prune=prune, by=by or _os_user(), source=str(file)
+                )
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -203,10 +244,12 @@ def token() -> None:
 @click.option("--email", required=True)
 @click.option("--name", default="cli")
 def token_create(email: str, name: str) -> None:
+    from app.audit import service as audit
     from app.people.service import get_user_by_email, issue_token
 
     async def work(db: Database) -> str:
         async with db.transaction() as session:
+            audit.act_as(session, audit.Actor.cli(_os_user()))
             user = await get_user_by_email(session, email)
             if user is None:
                 raise click.ClickException(f"no user with e-mail {email}")
@@ -234,6 +277,86 @@ def oncall(schedule: str | None, at_text: str | None) -> None:
         click.echo(_run(work))
     except UnknownSchedule as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command(help="Print who changed which configuration (the audit log), newest first.")
+@click.option("--entity", "entity_type", default=None, help="user, team, service, layer, ...")
+@click.option("--entity-id", type=int, default=None)
+@click.option("--user", "actor", default=None, help="Changes by this user (e-mail or id).")
+@click.option(
+    "--kind",
+    "actor_kind",
+    type=click.Choice(["user", "apply", "cli", "system"]),
+    default=None,
+    help="Changes by people, `baton apply`, other commands, or Baton itself.",
+)
+@click.option("--action", default=None, help="created, updated, deleted, revoked, applied, ...")
+@click.option("--since", default=None, help="ISO 8601 time (UTC without an offset).")
+@click.option("--until", default=None, help="ISO 8601 time (UTC without an offset).")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def audit(
+    entity_type: str | None,
+    entity_id: int | None,
+    actor: str | None,
+    actor_kind: str | None,
+    action: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    from app.audit import service as audit_service
+    from app.audit import text
+    from app.audit.entities import EntityType
+    from app.audit.models import ActorKind
+    from app.core.pagination import PageParams
+    from app.people.service import get_user_by_email
+    from app.schedules.text import parse_instant
+
+    if entity_type is not None and entity_type not in set(EntityType):
+        choices = ", ".join(sorted(EntityType))
+        raise click.BadParameter(f"not one of {choices}", param_hint="--entity")
+    instants = {}
+    for option, value in (("--since", since), ("--until", until)):
+        try:
+            instants[option] = parse_instant(value) if value else None
+        except (ValueError, OverflowError) as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from None
+
+    async def work(db: Database) -> list[str]:
+        async with db.transaction() as session:
+            actor_user_id = None
+            if actor is not None:
+                if actor.isdigit():
+                    actor_user_id = int(actor)
+                else:
+                    user = await get_user_by_email(session, actor)
+                    if user is None:
+                        raise click.BadParameter(
+                            f"no user with e-mail {actor}", param_hint="--user"
+                        )
+                    actor_user_id = user.id
+            criteria = audit_service.AuditFilter(
+                actor_user_id=actor_user_id,
+                actor_kind=ActorKind(actor_kind) if actor_kind else None,
+                entity_type=EntityType(entity_type) if entity_type else None,
+                entity_id=entity_id,
+                action=action,
+                since=instants["--since"],
+                until=instants["--until"],
+            )
+            records, _ = await audit_service.list_records(
+                session, criteria, PageParams(limit=limit, after_id=None)
+            )
+            line = text.record_json if as_json else text.record_line
+            return [line(r) for r in records]
+
+    lines = _run(work)
+    for line in lines:
+        click.echo(line)
+    if not lines and not as_json:
+        click.echo("no audit records match", err=True)
 
 
 # ------------------------------------------------------------------- incidents, through the API

@@ -10,20 +10,30 @@ from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 
+from app.audit import service as audit
+from app.audit.api import router as audit_router
 from app.catalog.api import router as catalog_router
+from app.core.authguard import AuthFailureGuard
 from app.core.clock import Clock, SystemClock
-from app.core.db import Database, make_engine
+from app.core.db import Database, EscalationFallback, make_engine
 from app.core.errors import Conflict
 from app.core.handlers import install_error_handlers
 from app.core.health import ReadinessCheck
 from app.core.health import router as health_router
+from app.core.jsondepth import MAX_JSON_DEPTH
 from app.core.logging import configure_logging
-from app.core.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from app.core.middleware import (
+    BodySizeLimitMiddleware,
+    InputShapeMiddleware,
+    RequestContextMiddleware,
+)
 from app.core.migrations import head_revision
-from app.core.settings import Settings, load_settings
+from app.core.schemas import ERROR_RESPONSES
+from app.core.settings import Environment, Settings, load_settings
 from app.engine.scheduler import Engine, EngineIntervals
 from app.escalation.api import router as escalation_router
 from app.incidents.api import router as incidents_router
+from app.integrations.api import INBOUND
 from app.integrations.api import router as integrations_router
 from app.integrations.service import Gateway
 from app.integrations.slack.api import router as slack_router
@@ -38,7 +48,8 @@ from app.notify.channels import providers_from_settings
 from app.notify.console import ConsoleProvider
 from app.notify.dispatcher import Dispatcher, DispatchPolicy
 from app.notify.throttle import RateLimit
-from app.notify.webhook import WebhookProvider, signing_key
+from app.notify.webhook import WebhookProvider
+from app.notify.webhook_keys import WebhookSigning
 from app.people import service as people_service
 from app.people.api import router as people_router
 from app.people.models import ContactType
@@ -62,6 +73,7 @@ ROUTERS: list[APIRouter] = [
     twilio_router,
     slack_router,
     slack_app_router,
+    audit_router,
 ]
 
 
@@ -77,10 +89,11 @@ class Overrides:
 
 
 def build_notifier(settings: Settings, clock: Clock, overrides: Overrides) -> Notifier:
-    console = overrides.providers.get("console") or ConsoleProvider(clock)
-    secret = settings.secret_key.get_secret_value()
+    console = overrides.providers.get("console") or ConsoleProvider(
+        clock, show_codes=settings.env is Environment.DEVELOPMENT
+    )
     providers: dict[ContactType, Provider] = {
-        ContactType.WEBHOOK: WebhookProvider(clock, lambda address: signing_key(secret, address)),
+        ContactType.WEBHOOK: WebhookProvider(clock, settings.network_policy),
         **providers_from_settings(settings, clock),
     }
     with_slack_app(providers)  # cover requests with an Accept button
@@ -88,6 +101,12 @@ def build_notifier(settings: Settings, clock: Clock, overrides: Overrides) -> No
         if kind.value in overrides.providers:
             providers[kind] = overrides.providers[kind.value]
     return Notifier(providers=providers, fallback=console)
+
+
+def webhook_signing(settings: Settings) -> WebhookSigning:
+    return WebhookSigning(
+        settings.secret_key.get_secret_value(), timedelta(hours=settings.webhook_key_grace_hours)
+    )
 
 
 def dispatch_policy(settings: Settings) -> DispatchPolicy:
@@ -130,9 +149,16 @@ def create_app(
             ),
             clock,
         )
+        db.network_policy = settings.network_policy
+        db.escalation_fallback = EscalationFallback(
+            email=settings.escalation_fallback_email,
+            slack_channel=settings.escalation_fallback_slack_channel,
+        )
         notifier = build_notifier(settings, clock, overrides)
-        dispatcher = Dispatcher(db, notifier, dispatch_policy(settings))
+        signing = webhook_signing(settings)
+        dispatcher = Dispatcher(db, notifier, dispatch_policy(settings), signing)
         app.state.db = db
+        app.state.webhook_signing = signing
         app.state.notifier = notifier
         app.state.dispatcher = dispatcher
         app.state.slack_work = BackgroundWork()
@@ -170,15 +196,23 @@ def create_app(
         version="0.1.0",
         description="On-call rotations, paging and incident management.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.clock = clock
     app.state.resolve_token = people_service.principal_for_token
+    auth_limit = RateLimit.parse(settings.auth_failure_limit)
+    app.state.auth_guard = AuthFailureGuard(
+        clock, max_failures=auth_limit.count, window=auth_limit.window
+    )
     app.state.schema_head = head_revision()
     app.state.readiness_checks: list[ReadinessCheck] = []
     install_error_handlers(app)
     for router in [*overrides.routers, *ROUTERS]:
         app.include_router(router)
+    # The inbound alert endpoints parse their raw bodies with the same depth limit, and answer
+    # in each sender's own error shape.
+    app.add_middleware(InputShapeMiddleware, max_depth=MAX_JSON_DEPTH, own_parsers=(INBOUND,))
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestContextMiddleware)
     return app
@@ -195,6 +229,7 @@ def _build_engine(
         dispatcher,
         intervals=EngineIntervals(dispatch_seconds=tick, escalation_seconds=tick),
         extra_jobs=slack_engine_jobs(db, notifier),
+        audit_retention=timedelta(days=settings.audit_retention_days),
     )
 
 
@@ -210,6 +245,7 @@ async def _ensure_bootstrap_token(db: Database, settings: Settings) -> None:
     assert settings.bootstrap_token is not None
     try:
         async with db.transaction() as session:
+            audit.act_as(session, audit.Actor.system("bootstrap"))
             await people_service.ensure_bootstrap_admin(
                 session,
                 email=settings.bootstrap_admin_email,

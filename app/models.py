@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and ``create_all`` see the whole schema."""
 
 from app.alerts import models as alert_models
+from app.audit import models as audit_models
 from app.catalog import models as catalog_models
 from app.escalation import models as escalation_models
 from app.incidents import models as incident_models
@@ -14,6 +15,7 @@ from app.schedules import models as schedule_models
 
 __all__ = [
     "alert_models",
+    "audit_models",
     "catalog_models",
     "channel_models",
     "escalation_models",

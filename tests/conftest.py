@@ -22,6 +22,7 @@ from tests.factories import Factory
 pytest_plugins = ["tests.fakes.plugin"]
 
 PUBLIC_URL = "http://baton.test"
+TEST_ALLOWED_NETWORKS = "127.0.0.0/8"
 # A Monday morning, away from any DST change; tests that need other instants set the clock.
 DEFAULT_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -80,6 +81,11 @@ def settings(database_url: str) -> Settings:
         public_url=PUBLIC_URL,
         engine_enabled=False,
         log_format="text",
+        # The fake receivers listen on loopback; production allows no private network.
+        webhook_allowed_networks=TEST_ALLOWED_NETWORKS,
+        # Tests send many wrong tokens on purpose (the authorization sweep); the lockout's own
+        # tests ask for a low limit.
+        auth_failure_limit="100000/1m",
     )
 
 

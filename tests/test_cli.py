@@ -56,14 +56,27 @@ def test_migrate_apply_init(tmp_path: Path) -> None:
     assert "dry run" in dry.stderr
 
     first = _baton(tmp_path, "init")
+    token = first.stdout.split()[2]
+    assert token.startswith("baton_")
+    # Later starts (every `make run`) print no secret, and say how to get another token.
     second = _baton(tmp_path, "init")
-    token_1 = first.stdout.split()[2]
-    token_2 = second.stdout.split()[2]
-    assert token_1.startswith("baton_") and token_1 != token_2
+    assert second.returncode == 0 and second.stdout == ""
+    assert "baton token create --email admin@example.com" in second.stderr
+    assert token not in second.stdout + second.stderr
 
+    another = _baton(tmp_path, "token", "create", "--email", "admin@example.com")
+    assert another.returncode == 0, another.stderr
+    made = another.stdout.strip()
+    assert made.startswith("baton_") and made != token
+    nobody = _baton(tmp_path, "token", "create", "--email", "nobody@example.com")
+    assert nobody.returncode != 0 and "no user" in nobody.stderr
+
+    # A chosen bootstrap token is applied and never echoed: the operator already has it.
     preset = "baton_" + "p" * 40
     fixed = _baton(tmp_path, "init", BATON_BOOTSTRAP_TOKEN=preset)
-    assert fixed.stdout.split()[2] == preset
+    assert fixed.returncode == 0, fixed.stderr
+    assert preset not in fixed.stdout + fixed.stderr
+    assert "BATON_BOOTSTRAP_TOKEN" in fixed.stderr
     assert _baton(tmp_path, "init", BATON_BOOTSTRAP_TOKEN=preset).returncode == 0
 
 

@@ -48,6 +48,8 @@ class InboundAlert:
     details: dict[str, Any] = field(default_factory=dict)
     links: tuple[dict[str, str], ...] = ()
     starts_at: datetime | None = None
+    # When the source says a resolved alert ended (Alertmanager's endsAt); None: when it told us.
+    ends_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,7 @@ async def ingest(
             # Resolving or acknowledging something not open: already handled, or never seen.
             result.ignored += 1
         elif alert.action is AlertAction.RESOLVE:
-            _resolve_alert(session, current, now)
+            _resolve_alert(session, current, alert, now)
             touched.add(current.incident_id)
             result.resolved += 1
             result.incident_ids.add(current.incident_id)
@@ -85,7 +85,7 @@ async def ingest(
     if batch.truncated_alerts and result.incident_ids:
         await _note_truncation(session, result.incident_ids, batch.truncated_alerts, now)
     for incident_id in sorted(touched):
-        if await _auto_resolve_if_quiet(session, incident_id):
+        if await _after_alert_resolved(session, incident_id, now):
             result.resolved_incidents.append(incident_id)
     return result
 
@@ -117,10 +117,15 @@ def _seen_again(current: Alert, alert: InboundAlert, now: datetime) -> None:
         current.details = alert.details
 
 
-def _resolve_alert(session: AsyncSession, alert: Alert, now: datetime) -> None:
+def _resolve_alert(
+    session: AsyncSession, alert: Alert, resolution: InboundAlert, now: datetime
+) -> None:
     alert.status = AlertStatus.RESOLVED
-    alert.resolved_at = now
+    alert.resolved_at = _ended_at(alert, resolution, now)
     alert.last_seen_at = now
+    if resolution.details:
+        # The resolved message carries the real end (endsAt) and the final annotations.
+        alert.details = resolution.details
     timeline.record(
         session,
         alert.incident_id,
@@ -128,8 +133,23 @@ def _resolve_alert(session: AsyncSession, alert: Alert, now: datetime) -> None:
         f"Alert resolved at the source: {alert.summary}",
         at=now,
         channel=timeline.Channel.INTEGRATION,
-        data={"alert_id": alert.id, "dedup_key": alert.dedup_key},
+        data={
+            "alert_id": alert.id,
+            "dedup_key": alert.dedup_key,
+            "ended_at": alert.resolved_at.isoformat(),
+        },
     )
+
+
+def _ended_at(alert: Alert, resolution: InboundAlert, now: datetime) -> datetime:
+    """When the source says the alert ended, kept between its start and now: a sender's
+    clock running ahead must not put a resolution in the future."""
+    if resolution.ends_at is None:
+        return now
+    ended = resolution.ends_at
+    if alert.starts_at is not None:
+        ended = max(ended, alert.starts_at)
+    return min(ended, now)
 
 
 async def _acknowledge_from_source(session: AsyncSession, incident_id: int) -> None:
@@ -268,17 +288,19 @@ async def _note_truncation(
             )
 
 
-async def _auto_resolve_if_quiet(session: AsyncSession, incident_id: int) -> bool:
+async def _after_alert_resolved(session: AsyncSession, incident_id: int, now: datetime) -> bool:
+    """The incident changed: it resolves when no alert of it still fires. True if it did."""
     await session.flush()
     firing = await session.scalar(
         select(func.count())
         .select_from(Alert)
         .where(Alert.incident_id == incident_id, Alert.status == FIRING_LITERAL)
     )
-    if firing:
-        return False
     incident = await incidents.lock_incident(session, incident_id)
     if incident.state is IncidentState.RESOLVED:
+        return False
+    if firing:
+        incident.updated_at = now
         return False
     await incidents.resolve_locked(
         session, incident, incidents.SOURCE, note="every alert resolved at the source"

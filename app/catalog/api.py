@@ -8,7 +8,7 @@ from app.catalog import schemas, service
 from app.catalog.models import Service, SupportModel
 from app.core.auth import Reader, Writer
 from app.core.pagination import PageQuery
-from app.core.schemas import Page
+from app.core.schemas import Id, Page
 from app.core.session import ClockDep, DbSession
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"])
@@ -26,7 +26,7 @@ async def list_services(
     clock: ClockDep,
     _: Reader,
     page: PageQuery,
-    team_id: int | None = None,
+    team_id: Id | None = None,
     support_model: SupportModel | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[schemas.ServiceOut]:
@@ -46,7 +46,7 @@ async def create_service(
 
 @router.get("/{service_id}", response_model=schemas.ServiceOut)
 async def get_service(
-    session: DbSession, clock: ClockDep, _: Reader, service_id: int
+    session: DbSession, clock: ClockDep, _: Reader, service_id: Id
 ) -> schemas.ServiceOut:
     svc = await service.get_service(session, service_id)
     return _out(svc, await service.services_in_maintenance(session, clock.now()))
@@ -57,7 +57,7 @@ async def update_service(
     session: DbSession,
     clock: ClockDep,
     principal: Writer,
-    service_id: int,
+    service_id: Id,
     body: schemas.ServiceUpdate,
 ) -> schemas.ServiceOut:
     svc = await service.update_service(session, principal, service_id, body)
@@ -65,14 +65,14 @@ async def update_service(
 
 
 @router.delete("/{service_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_service(session: DbSession, principal: Writer, service_id: int) -> Response:
+async def delete_service(session: DbSession, principal: Writer, service_id: Id) -> Response:
     await service.delete_service(session, principal, service_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{service_id}/maintenance", response_model=list[schemas.MaintenanceOut])
 async def list_maintenance(
-    session: DbSession, _: Reader, service_id: int
+    session: DbSession, _: Reader, service_id: Id
 ) -> list[schemas.MaintenanceOut]:
     windows = await service.list_maintenance(session, service_id)
     return [schemas.MaintenanceOut.model_validate(w) for w in windows]
@@ -84,7 +84,7 @@ async def list_maintenance(
     status_code=status.HTTP_201_CREATED,
 )
 async def start_maintenance(
-    session: DbSession, principal: Writer, service_id: int, body: schemas.MaintenanceCreate
+    session: DbSession, principal: Writer, service_id: Id, body: schemas.MaintenanceCreate
 ) -> schemas.MaintenanceOut:
     window = await service.start_maintenance(session, principal, service_id, body)
     return schemas.MaintenanceOut.model_validate(window)
@@ -92,7 +92,7 @@ async def start_maintenance(
 
 @router.delete("/{service_id}/maintenance/{window_id}", response_model=schemas.MaintenanceOut)
 async def end_maintenance(
-    session: DbSession, principal: Writer, service_id: int, window_id: int
+    session: DbSession, principal: Writer, service_id: Id, window_id: Id
 ) -> schemas.MaintenanceOut:
     window = await service.end_maintenance(session, principal, service_id, window_id)
     return schemas.MaintenanceOut.model_validate(window)

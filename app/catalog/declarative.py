@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.models import Service, SupportModel, UrgencyRule
-from app.catalog.schemas import Labels, RunbookUrl, ServiceName
+from app.catalog.schemas import FallbackChannel, FallbackEmail, Labels, RunbookUrl, ServiceName
 from app.catalog.service import get_service_by_name
 from app.declarative.report import Action, ApplyReport, assign
 from app.escalation.service import get_policy_by_name
@@ -30,6 +30,8 @@ class ServiceSpec(BaseModel):
     labels: Labels = Field(default_factory=dict)
     urgency_rule: UrgencyRule = UrgencyRule.HIGH
     ack_timeout_minutes: int | None = Field(default=None, ge=1, le=10080)
+    fallback_email: FallbackEmail = ""
+    fallback_slack_channel: FallbackChannel = ""
 
 
 class CatalogSection(BaseModel):
@@ -72,6 +74,8 @@ async def apply_catalog(
             "labels": spec.labels,
             "urgency_rule": spec.urgency_rule,
             "ack_timeout_minutes": spec.ack_timeout_minutes,
+            "fallback_email": spec.fallback_email,
+            "fallback_slack_channel": spec.fallback_slack_channel,
             "config_managed": True,
         }
         service = await get_service_by_name(session, spec.name)

@@ -50,6 +50,10 @@ class Service(TimestampMixin, Base):
     )
     # Re-trigger an acknowledged incident nobody resolved within this many minutes.
     ack_timeout_minutes: Mapped[int | None]
+    # Told once, with the owner team's managers, when escalation runs out with nobody
+    # acknowledging; empty: the global BATON_ESCALATION_FALLBACK_* settings.
+    fallback_email: Mapped[str] = mapped_column(String(320), default="")
+    fallback_slack_channel: Mapped[str] = mapped_column(String(80), default="")
     config_managed: Mapped[bool] = mapped_column(default=False)
 
 

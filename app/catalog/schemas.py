@@ -7,46 +7,56 @@ from pydantic import AfterValidator, Field, model_validator
 
 from app.catalog.models import SupportModel, UrgencyRule
 from app.core import validation
-from app.core.schemas import InputModel, OutputModel, PatchModel
+from app.core.schemas import Id, InputModel, OutputModel, PatchModel, Text
 
 ServiceName = Annotated[
     str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w .:/-]*$")
 ]
 RunbookUrl = Annotated[str, AfterValidator(lambda v: validation.http_url(v) if v else v)]
 Labels = Annotated[dict[str, str], Field(max_length=50)]
+FallbackEmail = Annotated[str, AfterValidator(lambda v: validation.email(v) if v else v)]
+FallbackChannel = Annotated[
+    str, Field(max_length=80), AfterValidator(lambda v: validation.slack_channel(v) if v else v)
+]
 
 
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
         if not key or len(key) > 100 or len(value) > 500:
             raise ValueError("label keys are 1-100 characters and values at most 500")
+        validation.plain_line(key)
+        validation.plain_line(value)
     return labels
 
 
 class ServiceCreate(InputModel):
     name: ServiceName
-    team_id: int
-    escalation_policy_id: int | None = None
-    description: str = Field(default="", max_length=2000)
+    team_id: Id
+    escalation_policy_id: Id | None = None
+    description: Text = Field(default="", max_length=2000)
     support_model: SupportModel = SupportModel.DEV
     runbook_url: RunbookUrl = ""
     labels: Annotated[Labels, AfterValidator(_check_labels)] = Field(default_factory=dict)
     urgency_rule: UrgencyRule = UrgencyRule.HIGH
     ack_timeout_minutes: int | None = Field(default=None, ge=1, le=10080)
+    fallback_email: FallbackEmail = ""
+    fallback_slack_channel: FallbackChannel = ""
 
 
 class ServiceUpdate(PatchModel):
     nullable = frozenset({"ack_timeout_minutes", "escalation_policy_id"})
 
     name: ServiceName | None = None
-    team_id: int | None = None
-    escalation_policy_id: int | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    team_id: Id | None = None
+    escalation_policy_id: Id | None = None
+    description: Text | None = Field(default=None, max_length=2000)
     support_model: SupportModel | None = None
     runbook_url: RunbookUrl | None = None
     labels: Annotated[Labels, AfterValidator(_check_labels)] | None = None
     urgency_rule: UrgencyRule | None = None
     ack_timeout_minutes: int | None = Field(default=None, ge=1, le=10080)
+    fallback_email: FallbackEmail | None = None
+    fallback_slack_channel: FallbackChannel | None = None
 
 
 class ServiceOut(OutputModel):
@@ -60,6 +70,10 @@ class ServiceOut(OutputModel):
     labels: dict[str, str]
     urgency_rule: UrgencyRule
     ack_timeout_minutes: int | None
+    fallback_email: str = Field(
+        description="Told when escalation runs out with nobody acknowledging (empty: global)."
+    )
+    fallback_slack_channel: str
     in_maintenance: bool = False
     created_at: datetime
     updated_at: datetime
@@ -68,7 +82,7 @@ class ServiceOut(OutputModel):
 class MaintenanceCreate(InputModel):
     starts_at: datetime | None = Field(default=None, description="Default: now.")
     ends_at: datetime
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
     @model_validator(mode="after")
     def _aware(self) -> Self:

@@ -14,6 +14,7 @@ from app.core.auth import Principal
 from app.core.db import session_clock
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.pagination import PageParams, paginate
+from app.core.textsearch import contains_text
 from app.escalation.models import EscalationPolicy
 from app.people.models import Team
 
@@ -34,7 +35,7 @@ async def list_services(
     if support_model:
         stmt = stmt.where(Service.support_model == support_model)
     if q:
-        stmt = stmt.where(func.lower(Service.name).like(f"%{q.lower()}%"))
+        stmt = stmt.where(contains_text(Service.name, q))
     return await paginate(session, stmt, Service.id, page)
 
 

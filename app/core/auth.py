@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.authguard import Credential, auth_guard, source_address
 from app.core.errors import Forbidden, Unauthenticated
 from app.core.session import get_session
 
@@ -97,9 +98,12 @@ async def current_principal(
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated()
+    guard, address = auth_guard(request), source_address(request)
+    guard.check(address, Credential.API_TOKEN)
     resolve: TokenResolver = request.app.state.resolve_token
     principal = await resolve(session, token)
     if principal is None:
+        guard.failed(address, Credential.API_TOKEN)
         raise Unauthenticated("the API token is unknown, expired or revoked")
     request.state.principal = principal
     return principal

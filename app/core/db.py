@@ -12,6 +12,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -41,6 +42,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.core.clock import Clock
 from app.core.errors import BatonError
+from app.core.netguard import NetworkPolicy
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,25 @@ class TimestampMixin:
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+def session_network_policy(session: Session | AsyncSession) -> NetworkPolicy:
+    """The outgoing-network policy URLs are checked against when they are saved."""
+    policy = session.info.get("network_policy")
+    return policy if isinstance(policy, NetworkPolicy) else NetworkPolicy()
+
+
+@dataclass(frozen=True)
+class EscalationFallback:
+    """The global fallback (``BATON_ESCALATION_FALLBACK_*``); a service's own fallback wins."""
+
+    email: str = ""
+    slack_channel: str = ""
+
+
+def session_escalation_fallback(session: Session | AsyncSession) -> EscalationFallback:
+    fallback = session.info.get("escalation_fallback")
+    return fallback if isinstance(fallback, EscalationFallback) else EscalationFallback()
 
 
 def session_clock(session: Session | AsyncSession) -> Clock:
@@ -220,6 +241,10 @@ class Database:
         self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
         # Set by the engine when it runs in this process; outbox writes call it after commit.
         self.dispatcher_wake: Callable[[], None] | None = None
+        # Where saved URLs may point; the composition root sets it from the settings.
+        self.network_policy = NetworkPolicy()
+        # Who hears of an exhausted escalation besides the owner team's managers.
+        self.escalation_fallback = EscalationFallback()
 
     def wake_dispatcher(self) -> None:
         if self.dispatcher_wake is not None:
@@ -233,6 +258,8 @@ class Database:
         session = self._sessionmaker()
         session.info["clock"] = self.clock
         session.info["wake_dispatcher"] = self.wake_dispatcher
+        session.info["network_policy"] = self.network_policy
+        session.info["escalation_fallback"] = self.escalation_fallback
         return session
 
     @asynccontextmanager

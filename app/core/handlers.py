@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import Scope
 
 from app.core.errors import BatonError
 from app.core.logging import request_id_var
@@ -118,16 +120,47 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
     )
 
 
+async def _unstorable_value(_request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value (a NUL in text on PostgreSQL, a number out of a column's
+    # range): the input's fault, and nothing was stored. Typed fields refuse these first, with
+    # their name; this is the net under the ones that cannot know the column.
+    log.warning("database refused a value", extra={"error": type(exc).__name__})
+    return JSONResponse(
+        {"code": "invalid_input", "detail": "a value in the request cannot be stored"},
+        status_code=422,
+    )
+
+
+# What the access log and metrics record for a request whose sender left before its answer.
+CLIENT_CLOSED_REQUEST = 499
+
+
+def log_client_disconnect(scope: Scope) -> None:
+    """A sender that hangs up before its body is in (wrk does at the end of every run) is
+    nothing to debug: one line, no traceback."""
+    route = getattr(scope.get("route"), "path", None)
+    log.warning(
+        "client disconnected before sending its whole request",
+        extra={"method": scope.get("method"), "route": route or "unmatched"},
+    )
+
+
+async def _client_disconnected(request: Request, _exc: Exception) -> Response:
+    log_client_disconnect(request.scope)
+    return Response(status_code=CLIENT_CLOSED_REQUEST)  # nobody reads it but the access log
+
+
+def internal_error_body() -> dict[str, Any]:
+    return {
+        "code": "internal_error",
+        "detail": "something went wrong on our side",
+        "request_id": request_id_var.get(),
+    }
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
-    return JSONResponse(
-        {
-            "code": "internal_error",
-            "detail": "something went wrong on our side",
-            "request_id": request_id_var.get(),
-        },
-        status_code=500,
-    )
+    return JSONResponse(internal_error_body(), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -136,4 +169,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(DataError, _unstorable_value)
+    app.add_exception_handler(UnicodeEncodeError, _unstorable_value)
+    app.add_exception_handler(ClientDisconnect, _client_disconnected)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -21,6 +21,10 @@ ALERTS_RECEIVED = Counter(
 )
 INCIDENTS_OPENED = Counter("baton_incidents_opened_total", "Incidents opened")
 ESCALATIONS = Counter("baton_escalations_total", "Escalation steps run by the engine")
+ESCALATIONS_EXHAUSTED = Counter(
+    "baton_escalations_exhausted_total",
+    "Incidents whose escalation policy ran out with nobody acknowledging",
+)
 NOTIFICATIONS = Counter(
     "baton_notifications_total",
     "Notification outcomes by contact type",
@@ -39,3 +43,18 @@ ENGINE_OVERDUE_NOTIFICATIONS = Gauge(
     "baton_engine_overdue_notifications", "Pending notifications past their due time"
 )
 ENGINE_JOB_ERRORS = Counter("baton_engine_job_errors_total", "Engine job failures", ["job"])
+AUTH_FAILURES = Counter(
+    "baton_auth_failures_total",
+    "Failed authentication attempts (unknown API token, integration key or feed token)",
+    ["credential"],
+)
+AUTH_LOCKOUTS = Counter(
+    "baton_auth_lockouts_total",
+    "Source addresses locked out after too many failed authentication attempts",
+    ["credential"],
+)
+AUTH_REFUSED = Counter(
+    "baton_auth_refused_total",
+    "Requests answered 429 because their source address is locked out",
+    ["credential"],
+)

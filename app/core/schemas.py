@@ -35,6 +35,34 @@ class OutputModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class FieldError(BaseModel):
+    loc: list[str] = Field(description='Where: ["body", "name"], ["path", "user_id"], ...')
+    msg: str
+    type: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer (and 5xx, with a ``request_id``): one shape, whatever went wrong."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Stable, for programs: validation_error, not_found, ...")
+    detail: str = Field(
+        description="For people: what was wrong and, where it helps, how to fix it."
+    )
+    errors: list[FieldError | str] = Field(
+        default_factory=list,
+        description="Each problem found, when there are several or they concern named fields.",
+    )
+
+
+# Documented for every operation in place of FastAPI's default 422 schema, which Baton never
+# sends.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "The request was refused; nothing was changed."}
+}
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(
@@ -42,6 +70,18 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+# Row ids are signed 64-bit integers in every database we run on; a larger number in a path,
+# a query or a body is refused with the field's name instead of overflowing in the driver.
+ID_LIMIT = 2**63
+Id = Annotated[int, Field(ge=1, lt=ID_LIMIT)]
 TimeZoneName = Annotated[str, AfterValidator(validation.time_zone)]
 EmailAddress = Annotated[str, AfterValidator(validation.email)]
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(validation.non_blank)]
+# Human text: control characters and bidi overrides are refused (a Line has no line breaks).
+Text = Annotated[str, AfterValidator(validation.plain_text)]
+Line = Annotated[str, AfterValidator(validation.plain_line)]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=200),
+    AfterValidator(validation.plain_line),
+    AfterValidator(validation.non_blank),
+]

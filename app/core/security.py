@@ -17,9 +17,20 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def display_prefix(secret: str, length: int = 12) -> str:
-    """The start of a secret, kept so people can tell their tokens apart."""
-    return secret[:length]
+# What is kept of a secret so people can tell their tokens apart: a few of its random
+# characters, never more than an eighth of them.
+DISPLAY_CHARS = 4
+
+
+def display_prefix(secret: str, label: str | None = None) -> str:
+    """``label_`` (the kind ``new_secret`` put in front) and the first few characters after it.
+
+    A secret someone chose (``BATON_BOOTSTRAP_TOKEN``) may be short or carry no label; of it
+    only a small fixed part is stored, not most of it.
+    """
+    head = f"{label}_" if label and secret.startswith(f"{label}_") else ""
+    rest = secret[len(head) :]
+    return head + rest[: min(DISPLAY_CHARS, len(rest) // 8)]
 
 
 def constant_time_equals(a: str, b: str) -> bool:

@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.netguard import NetworkPolicy, parse_networks
+
 DEFAULT_SECRET_KEY = "baton-development-secret-change-me"  # noqa: S105 - a known placeholder
 DEFAULT_CONFIG_FILE = Path("config/baton.env")
 
@@ -77,10 +79,17 @@ class Settings(BaseSettings):
     send_timeout_seconds: int = Field(default=30, ge=5, le=300)
     send_max_attempts: int = Field(default=5, ge=1, le=20)
     engine_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Audit records (who changed which configuration) older than this are pruned by the engine.
+    audit_retention_days: int = Field(default=400, ge=1, le=36_500)
 
     # Per integration key, per process: sustained requests per second and burst.
     integration_rate_per_second: float = Field(default=50.0, gt=0)
     integration_burst: int = Field(default=500, ge=1)
+    # Per source address, per process: this many unknown API tokens, integration keys or feed
+    # tokens in the window lock the address out (429) until the window has passed.
+    auth_failure_limit: str = "20/5m"
+    # Bearer token /metrics asks for; unset, /metrics is open (scrapers on a private network).
+    metrics_token: SecretStr | None = None
 
     # Channels (docs/channels.md). A channel without credentials falls back to the console.
     twilio_account_sid: str = ""
@@ -104,6 +113,16 @@ class Settings(BaseSettings):
     smtp_from: str = "Baton <baton@localhost>"
     smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
 
+    # Outgoing webhooks (docs/operations.md#security). CIDR networks Baton may send to although
+    # they are private, loopback or link-local; empty: only public addresses.
+    webhook_allowed_networks: str = ""
+    # After a rotation the previous signing key still signs deliveries this long.
+    webhook_key_grace_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # Told once when an incident's escalation ends with nobody acknowledging, besides the
+    # owner team's managers; a service's own fallback_email / fallback_slack_channel wins.
+    escalation_fallback_email: str = ""
+    escalation_fallback_slack_channel: str = ""
+
     @property
     def twilio_configured(self) -> bool:
         return bool(
@@ -120,18 +139,36 @@ class Settings(BaseSettings):
     def smtp_configured(self) -> bool:
         return bool(self.smtp_host)
 
+    @property
+    def network_policy(self) -> NetworkPolicy:
+        return NetworkPolicy(parse_networks(self.webhook_allowed_networks))
+
     @field_validator(
         "rate_limit_sms",
         "rate_limit_voice",
         "rate_limit_email",
         "rate_limit_slack",
         "rate_limit_webhook",
+        "auth_failure_limit",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         from app.notify.throttle import RateLimit
 
         RateLimit.parse(value)
+        return value
+
+    @field_validator("escalation_fallback_email")
+    @classmethod
+    def _fallback_email(cls, value: str) -> str:
+        from app.core import validation
+
+        return validation.email(value) if value.strip() else ""
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
         return value
 
     @field_validator("database_url")

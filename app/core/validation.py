@@ -53,8 +53,51 @@ def http_url(value: str) -> str:
     return url
 
 
+# C0 and C1 controls, and the bidi embeddings, overrides and isolates that make text display
+# in another order than it is stored ("Trojan Source"); lone surrogates cannot be stored at all.
+_UNSAFE_IN_TEXT = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNSAFE_TEXT = re.compile(rf"[{_UNSAFE_IN_TEXT}]")
+_LINE_BREAKS = re.compile(r"[\t\n\r\u2028\u2029]")
+REPLACEMENT = "\ufffd"
+
+
+def _refuse(found: re.Match[str] | None, what: str) -> None:
+    if found is not None:
+        raise ValueError(f"{what} (found U+{ord(found.group()):04X})")
+
+
+def plain_text(value: str) -> str:
+    """Human text (a description, a note): line breaks and tabs, no other control character."""
+    _refuse(_UNSAFE_TEXT.search(value), "must not contain control or bidi override characters")
+    return value
+
+
+def plain_line(value: str) -> str:
+    """One line of human text (a name, a title)."""
+    _refuse(_LINE_BREAKS.search(value), "must be a single line")
+    return plain_text(value)
+
+
+def sanitize_text(value: str) -> str:
+    """What an alert source sends is stored, never refused for its characters: the unsafe ones
+    become U+FFFD."""
+    return _UNSAFE_TEXT.sub(REPLACEMENT, value)
+
+
+def sanitize_line(value: str) -> str:
+    return sanitize_text(_LINE_BREAKS.sub(" ", value))
+
+
 def non_blank(value: str) -> str:
     stripped = value.strip()
     if not stripped:
         raise ValueError("must not be blank")
     return stripped
+
+
+def slack_channel(value: str) -> str:
+    """A Slack channel id (``C0123ABCD``) or name (``#ops-bridge``), stored without the ``#``."""
+    channel = value.strip().lstrip("#")
+    if not channel or len(channel) > 80 or not channel.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("a Slack channel is an id like C0123ABCD or a name like ops-bridge")
+    return channel

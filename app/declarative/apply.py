@@ -15,6 +15,8 @@ from pydantic import ConfigDict, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.audit.entities import EntityType
 from app.catalog.declarative import CatalogSection, apply_catalog
 from app.declarative.report import Action, ApplyReport
 from app.escalation.declarative import EscalationSection, apply_escalation
@@ -62,8 +64,16 @@ APPLIERS = (apply_people, apply_schedules, apply_escalation, apply_catalog)
 
 
 async def apply_config(
-    session: AsyncSession, config: DeclarativeConfig, *, prune: bool = False
+    session: AsyncSession,
+    config: DeclarativeConfig,
+    *,
+    prune: bool = False,
+    by: str = "unknown",
+    source: str = "<config>",
 ) -> ApplyReport:
+    """Apply ``config`` in the caller's transaction; the audit log names it "declarative apply
+    by ``by``" (unless the session already acts for someone)."""
+    audit.act_as(session, audit.Actor.declarative_apply(by))
     report = ApplyReport()
     try:
         for applier in APPLIERS:
@@ -85,4 +95,17 @@ async def apply_config(
             "the change conflicts with data made outside the file (for example a person who is "
             f"still in a schedule or policy): {type(exc.orig).__name__}"
         ) from None
+    # Every apply is on record, one that changed nothing too: it says the file was in force.
+    audit.record(
+        session,
+        EntityType.DECLARATIVE_APPLY,
+        None,
+        "applied",
+        after={
+            "source": source,
+            "prune": prune,
+            "summary": report.summary(),
+            "changes": [c.describe() for c in report.changes if c.action is not Action.UNCHANGED],
+        },
+    )
     return report

@@ -11,10 +11,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from app.audit.service import prune as prune_audit_log
 from app.core.db import Database
 from app.core.metrics import ENGINE_JOB_ERRORS
 from app.engine import jobs
@@ -36,6 +37,7 @@ class EngineIntervals:
     heartbeat_seconds: float = 10.0
     self_check_seconds: float = 15.0
     reminder_seconds: float = 60.0
+    audit_prune_seconds: float = 3600.0
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Engine:
         *,
         intervals: EngineIntervals | None = None,
         extra_jobs: dict[str, tuple[float, Job]] | None = None,
+        audit_retention: timedelta = timedelta(days=400),
     ) -> None:
         self.db = db
         self.dispatcher = dispatcher
@@ -109,6 +112,10 @@ class Engine:
             "reminders": (
                 self.intervals.reminder_seconds,
                 lambda: send_due_reminders(db),
+            ),
+            "audit-prune": (
+                self.intervals.audit_prune_seconds,
+                lambda: prune_audit_log(db, audit_retention),
             ),
             **(extra_jobs or {}),
         }

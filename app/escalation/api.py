@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response, status
 
 from app.core.auth import Reader, Writer
 from app.core.pagination import PageQuery
-from app.core.schemas import Page
+from app.core.schemas import Id, Page
 from app.core.session import DbSession
 from app.escalation import schemas, service
 from app.escalation.models import EscalationPolicy
@@ -18,7 +18,7 @@ def _out(policy: EscalationPolicy) -> schemas.PolicyOut:
 
 @router.get("", response_model=Page[schemas.PolicyOut])
 async def list_policies(
-    session: DbSession, _: Reader, page: PageQuery, team_id: int | None = None
+    session: DbSession, _: Reader, page: PageQuery, team_id: Id | None = None
 ) -> Page[schemas.PolicyOut]:
     policies, cursor = await service.list_policies(session, page, team_id=team_id)
     return Page(items=[_out(p) for p in policies], next_cursor=cursor)
@@ -32,18 +32,18 @@ async def create_policy(
 
 
 @router.get("/{policy_id}", response_model=schemas.PolicyOut)
-async def get_policy(session: DbSession, _: Reader, policy_id: int) -> schemas.PolicyOut:
+async def get_policy(session: DbSession, _: Reader, policy_id: Id) -> schemas.PolicyOut:
     return _out(await service.get_policy(session, policy_id))
 
 
 @router.patch("/{policy_id}", response_model=schemas.PolicyOut)
 async def update_policy(
-    session: DbSession, principal: Writer, policy_id: int, body: schemas.PolicyUpdate
+    session: DbSession, principal: Writer, policy_id: Id, body: schemas.PolicyUpdate
 ) -> schemas.PolicyOut:
     return _out(await service.update_policy(session, principal, policy_id, body))
 
 
 @router.delete("/{policy_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_policy(session: DbSession, principal: Writer, policy_id: int) -> Response:
+async def delete_policy(session: DbSession, principal: Writer, policy_id: Id) -> Response:
     await service.delete_policy(session, principal, policy_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,14 +6,14 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from app.core import validation
-from app.core.schemas import InputModel, Name, OutputModel, PatchModel
+from app.core.schemas import Id, InputModel, Name, OutputModel, PatchModel, Text
 from app.escalation.models import TargetKind
 
 
 class TargetIn(InputModel):
     kind: TargetKind
-    user_id: int | None = None
-    schedule_id: int | None = None
+    user_id: Id | None = None
+    schedule_id: Id | None = None
     address: str | None = Field(default=None, max_length=2048)
 
     @model_validator(mode="after")
@@ -49,16 +49,16 @@ class StepIn(InputModel):
 
 class PolicyCreate(InputModel):
     name: Name
-    team_id: int
-    description: str = Field(default="", max_length=2000)
+    team_id: Id
+    description: Text = Field(default="", max_length=2000)
     repeat: int = Field(default=0, ge=0, le=9, description="Extra passes over the ladder.")
     steps: list[StepIn] = Field(min_length=1, max_length=20)
 
 
 class PolicyUpdate(PatchModel):
     name: Name | None = None
-    team_id: int | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    team_id: Id | None = None
+    description: Text | None = Field(default=None, max_length=2000)
     repeat: int | None = Field(default=None, ge=0, le=9)
     steps: list[StepIn] | None = Field(default=None, min_length=1, max_length=20)
 

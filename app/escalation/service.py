@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from app.core.auth import Principal
 from app.core.db import session_clock
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.outbound import ensure_url_allowed
 from app.core.pagination import PageParams, paginate
 from app.escalation import schemas
 from app.escalation.models import EscalationPolicy, EscalationStep, EscalationTarget, TargetKind
@@ -59,6 +60,14 @@ async def _ensure_team(session: AsyncSession, team_id: int) -> None:
 
 
 async def _validate_targets(session: AsyncSession, steps: list[schemas.StepIn]) -> None:
+    for step_index, step in enumerate(steps):
+        for target_index, target in enumerate(step.targets):
+            if target.kind is TargetKind.WEBHOOK and target.address:
+                await ensure_url_allowed(
+                    session,
+                    target.address,
+                    field=f"body.steps.{step_index}.targets.{target_index}.address",
+                )
     user_ids = {t.user_id for s in steps for t in s.targets if t.user_id is not None}
     schedule_ids = {t.schedule_id for s in steps for t in s.targets if t.schedule_id is not None}
     if user_ids:

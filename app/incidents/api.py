@@ -10,13 +10,14 @@ from app.alerts.service import alerts_by_incident
 from app.catalog import service as catalog
 from app.core.auth import Reader, Writer
 from app.core.pagination import PageQuery, paginate
-from app.core.schemas import Page
+from app.core.schemas import Id, Page
 from app.core.session import ClockDep, DbSession
 from app.incidents import schemas, service, timeline
 from app.incidents.lifecycle import IncidentState
 from app.incidents.models import Incident, IncidentAssignee
 from app.incidents.service import Actor
 from app.notify.models import Notification
+from app.people.masking import address_for
 from app.people.models import Urgency
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -31,8 +32,8 @@ async def list_incidents(
     session: DbSession,
     principal: Reader,
     page: PageQuery,
-    service_id: int | None = None,
-    team_id: int | None = None,
+    service_id: Id | None = None,
+    team_id: Id | None = None,
     state: Annotated[list[IncidentState] | None, Query()] = None,
     urgency: Urgency | None = None,
     since: Annotated[datetime | None, Query(description="Opened at or after")] = None,
@@ -76,7 +77,7 @@ async def create_incident(
 
 
 @router.get("/{incident_id}", response_model=schemas.IncidentDetail)
-async def get_incident(session: DbSession, _: Reader, incident_id: int) -> schemas.IncidentDetail:
+async def get_incident(session: DbSession, _: Reader, incident_id: Id) -> schemas.IncidentDetail:
     incident = await service.get_incident(session, incident_id)
     svc = await catalog.get_service(session, incident.service_id)
     assignees = (
@@ -102,8 +103,8 @@ async def get_incident(session: DbSession, _: Reader, incident_id: int) -> schem
 async def get_timeline(
     session: DbSession,
     _: Reader,
-    incident_id: int,
-    after_id: Annotated[int | None, Query(description="Only events after this id")] = None,
+    incident_id: Id,
+    after_id: Annotated[Id | None, Query(description="Only events after this id")] = None,
 ) -> list[schemas.EventOut]:
     await service.get_incident(session, incident_id)
     events = await timeline.events_for(session, incident_id, after_id=after_id)
@@ -112,20 +113,26 @@ async def get_timeline(
 
 @router.get("/{incident_id}/notifications", response_model=list[schemas.NotificationOut])
 async def get_notifications(
-    session: DbSession, _: Reader, incident_id: int
+    session: DbSession, principal: Reader, incident_id: Id
 ) -> list[schemas.NotificationOut]:
+    """Who was paged how; other people's addresses are masked unless the caller is an admin."""
     await service.get_incident(session, incident_id)
     rows = await session.scalars(
         select(Notification)
         .where(Notification.incident_id == incident_id)
         .order_by(Notification.id)
     )
-    return [schemas.NotificationOut.model_validate(n) for n in rows]
+    return [
+        schemas.NotificationOut.model_validate(n).model_copy(
+            update={"address": address_for(principal, n.user_id, n.contact_type, n.address)}
+        )
+        for n in rows
+    ]
 
 
 @router.post("/{incident_id}/acknowledge", response_model=schemas.IncidentOut)
 async def acknowledge(
-    session: DbSession, principal: Writer, incident_id: int
+    session: DbSession, principal: Writer, incident_id: Id
 ) -> schemas.IncidentOut:
     """Stop escalation. Acknowledging an acknowledged incident changes nothing."""
     return _out(await service.acknowledge(session, principal, incident_id))
@@ -133,27 +140,27 @@ async def acknowledge(
 
 @router.post("/{incident_id}/unacknowledge", response_model=schemas.IncidentOut)
 async def unacknowledge(
-    session: DbSession, principal: Writer, incident_id: int
+    session: DbSession, principal: Writer, incident_id: Id
 ) -> schemas.IncidentOut:
     return _out(await service.unacknowledge(session, principal, incident_id))
 
 
 @router.post("/{incident_id}/resolve", response_model=schemas.IncidentOut)
 async def resolve(
-    session: DbSession, principal: Writer, incident_id: int, body: schemas.ResolveBody | None = None
+    session: DbSession, principal: Writer, incident_id: Id, body: schemas.ResolveBody | None = None
 ) -> schemas.IncidentOut:
     note = body.note if body else ""
     return _out(await service.resolve(session, principal, incident_id, note))
 
 
 @router.post("/{incident_id}/escalate", response_model=schemas.IncidentOut)
-async def escalate(session: DbSession, principal: Writer, incident_id: int) -> schemas.IncidentOut:
+async def escalate(session: DbSession, principal: Writer, incident_id: Id) -> schemas.IncidentOut:
     return _out(await service.escalate(session, principal, incident_id))
 
 
 @router.post("/{incident_id}/reassign", response_model=schemas.IncidentOut)
 async def reassign(
-    session: DbSession, principal: Writer, incident_id: int, body: schemas.ReassignBody
+    session: DbSession, principal: Writer, incident_id: Id, body: schemas.ReassignBody
 ) -> schemas.IncidentOut:
     """Hand the incident to someone else; they are paged at once."""
     return _out(await service.reassign(session, principal, incident_id, body.user_id, body.note))
@@ -163,13 +170,13 @@ async def reassign(
     "/{incident_id}/notes", response_model=schemas.IncidentOut, status_code=status.HTTP_201_CREATED
 )
 async def add_note(
-    session: DbSession, principal: Writer, incident_id: int, body: schemas.NoteBody
+    session: DbSession, principal: Writer, incident_id: Id, body: schemas.NoteBody
 ) -> schemas.IncidentOut:
     return _out(await service.add_note(session, principal, incident_id, body.text))
 
 
 @router.post("/{incident_id}/urgency", response_model=schemas.IncidentOut)
 async def set_urgency(
-    session: DbSession, principal: Writer, incident_id: int, body: schemas.UrgencyBody
+    session: DbSession, principal: Writer, incident_id: Id, body: schemas.UrgencyBody
 ) -> schemas.IncidentOut:
     return _out(await service.set_urgency(session, principal, incident_id, body.urgency))

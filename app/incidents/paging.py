@@ -23,7 +23,7 @@ from app.escalation.policy import (
 )
 from app.incidents import timeline
 from app.incidents.models import Incident, IncidentAssignee, Page
-from app.notify import messages, outbox
+from app.notify import inform, messages, outbox
 from app.people.models import ContactType, Urgency
 from app.schedules import service as schedules
 
@@ -241,6 +241,7 @@ async def carry_out(
             "Nobody could be paged: every step of the escalation policy is empty",
             at=now,
         )
+        await inform.tell_escalation_exhausted(session, incident, service)
         return
     who = plan.audience
     remarks = await page_users(

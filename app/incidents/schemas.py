@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from app.core.schemas import InputModel, OutputModel
+from app.core.jsondepth import clamp_depth
+from app.core.schemas import Id, InputModel, Line, OutputModel, Text
 from app.incidents.lifecycle import IncidentState
 from app.people.models import Urgency
 
@@ -41,7 +42,9 @@ class AlertOut(OutputModel):
     summary: str
     severity: str
     source: str
-    details: dict[str, Any]
+    details: Annotated[dict[str, Any], BeforeValidator(clamp_depth)] = Field(
+        description="As the source sent them; levels past 64 read as a short note."
+    )
     links: list[dict[str, str]]
     starts_at: datetime | None
     first_seen_at: datetime
@@ -93,23 +96,23 @@ class IncidentDetail(IncidentOut):
 
 
 class IncidentCreate(InputModel):
-    service_id: int
-    title: str = Field(min_length=1, max_length=1024)
+    service_id: Id
+    title: Line = Field(min_length=1, max_length=1024)
     urgency: Urgency = Urgency.HIGH
-    details: str = Field(default="", max_length=2000)
+    details: Text = Field(default="", max_length=2000)
 
 
 class ResolveBody(InputModel):
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
 
 class ReassignBody(InputModel):
-    user_id: int
-    note: str = Field(default="", max_length=2000)
+    user_id: Id
+    note: Text = Field(default="", max_length=2000)
 
 
 class NoteBody(InputModel):
-    text: str = Field(min_length=1, max_length=2000)
+    text: Text = Field(min_length=1, max_length=2000)
 
 
 class UrgencyBody(InputModel):

@@ -24,7 +24,7 @@ from app.incidents import lifecycle, paging, timeline
 from app.incidents.lifecycle import Action, IncidentState, TransitionRefused
 from app.incidents.models import Incident, IncidentAssignee, Page
 from app.incidents.timeline import Channel
-from app.notify import outbox
+from app.notify import inform, outbox
 from app.notify.updates import announce
 from app.people.models import Urgency, User
 
@@ -225,6 +225,7 @@ async def escalate_due(session: AsyncSession, incident: Incident, now: datetime)
             "policy is exhausted and the incident stays triggered",
             at=now,
         )
+        await inform.tell_escalation_exhausted(session, incident, service)
         return
     await paging.run_from(
         session,
@@ -243,6 +244,25 @@ async def escalate_due(session: AsyncSession, incident: Incident, now: datetime)
         f"No acknowledgement after {waited} min: escalated to step {incident.escalation_step + 1}",
         None,
     )
+
+
+def bring_escalation_forward(incident: Incident, now: datetime) -> bool:
+    """Escalate now rather than when the step's delay runs out: a page of this step may not have
+    arrived. False when nothing would follow (last step, low urgency, not triggered)."""
+    policy = policy_of(incident)
+    if (
+        incident.state is not IncidentState.TRIGGERED
+        or incident.held_for_maintenance
+        or incident.urgency != Urgency.HIGH
+        or incident.next_escalation_at is None
+        or policy is None
+        or not has_steps(policy)
+        or next_position(policy, Position(incident.escalation_loop, incident.escalation_step))
+        is None
+    ):
+        return False
+    incident.next_escalation_at = min(incident.next_escalation_at, now)
+    return True
 
 
 async def retrigger_after_ack_timeout(

@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 from app.alerts.grouping import InboundBatch
 from app.alerts.service import IngestResult
 from app.core.auth import Reader, Writer, bearer_token, public_route
-from app.core.errors import Forbidden, InvalidInput
+from app.core.authguard import Credential, auth_guard, source_address
+from app.core.errors import BatonError, Forbidden, InvalidInput, RateLimited, Unauthenticated
+from app.core.schemas import Id
 from app.core.session import DbSession
 from app.integrations import schemas, service
 from app.integrations.formats import alertmanager, generic, grafana, pagerduty
@@ -53,7 +55,7 @@ def _out(request: Request, integration: Integration) -> schemas.IntegrationOut:
     "/api/v1/services/{service_id}/integrations", response_model=list[schemas.IntegrationOut]
 )
 async def list_integrations(
-    request: Request, session: DbSession, _: Reader, service_id: int
+    request: Request, session: DbSession, _: Reader, service_id: Id
 ) -> list[schemas.IntegrationOut]:
     return [_out(request, i) for i in await service.list_integrations(session, service_id)]
 
@@ -67,7 +69,7 @@ async def create_integration(
     request: Request,
     session: DbSession,
     principal: Writer,
-    service_id: int,
+    service_id: Id,
     body: schemas.IntegrationCreate,
 ) -> schemas.IntegrationCreated:
     integration, key = await service.create_integration(session, principal, service_id, body)
@@ -85,7 +87,7 @@ async def create_integration(
     response_model=schemas.IntegrationOut,
 )
 async def revoke_integration(
-    request: Request, session: DbSession, principal: Writer, service_id: int, integration_id: int
+    request: Request, session: DbSession, principal: Writer, service_id: Id, integration_id: Id
 ) -> schemas.IntegrationOut:
     integration = await service.revoke_integration(session, principal, service_id, integration_id)
     _gateway(request).forget(integration.key_hash)
@@ -110,6 +112,21 @@ def _key_from(request: Request, path_key: str | None) -> str | None:
             return None
         return password or None
     return path_key
+
+
+async def _authenticate(
+    request: Request, key: str | None, kinds: tuple[IntegrationKind, ...]
+) -> KnownKey:
+    """The gateway's key check, with wrong keys counted against the sender's address."""
+    if not key:
+        return await _gateway(request).authenticate(key, kinds)  # 401: nothing was guessed
+    guard, address = auth_guard(request), source_address(request)
+    guard.check(address, Credential.INTEGRATION_KEY)
+    try:
+        return await _gateway(request).authenticate(key, kinds)
+    except Unauthenticated:
+        guard.failed(address, Credential.INTEGRATION_KEY)
+        raise
 
 
 def _summary(result: IngestResult) -> dict[str, Any]:
@@ -138,7 +155,7 @@ async def _receive(
     parse: Any,
 ) -> tuple[KnownKey, IngestResult]:
     gateway = _gateway(request)
-    known = await gateway.authenticate(_key_from(request, path_key), kinds)
+    known = await _authenticate(request, _key_from(request, path_key), kinds)
     gateway.check_rate(known)
     body = await request.body()
     if known.kind is IntegrationKind.GRAFANA and known.signing_secret:
@@ -236,6 +253,34 @@ async def generic_event_keyed(request: Request, key: str) -> dict[str, Any]:
     return _summary(result) | {"dedup_key": result.dedup_keys[0] if result.dedup_keys else None}
 
 
+PD_INVALID = "Event object is invalid"
+_PD_STATUS = {400: "invalid event", 429: "throttle event"}
+
+
+def _pagerduty_error(
+    status_code: int,
+    code: str,
+    detail: str,
+    message: str,
+    errors: list[str],
+    *,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """PagerDuty's own error shape (``status``, ``message``, ``errors``), plus ours (``code``,
+    ``detail``), so either kind of client understands it."""
+    return JSONResponse(
+        {
+            "code": code,
+            "detail": detail,
+            "status": _PD_STATUS.get(status_code, "error"),
+            "message": message,
+            "errors": errors,
+        },
+        status_code=status_code,
+        headers=headers or None,
+    )
+
+
 @router.post(
     f"{INBOUND}/pagerduty/v2/enqueue",
     status_code=status.HTTP_202_ACCEPTED,
@@ -247,21 +292,30 @@ async def pagerduty_enqueue(request: Request) -> JSONResponse:
     try:
         event = pagerduty.parse(body)
     except InvalidPayload as exc:
-        # PagerDuty's own answer shape, plus ours, so either kind of client understands it.
-        return JSONResponse(
-            {
-                "code": "invalid_event",
-                "detail": exc.detail,
-                "status": "invalid event",
-                "message": exc.detail,
-                "errors": exc.errors,
-            },
-            status_code=400,
-        )
+        return _pagerduty_error(400, "invalid_event", exc.detail, exc.detail, exc.errors)
     gateway = _gateway(request)
-    known = await gateway.authenticate(event.routing_key, (IntegrationKind.PAGERDUTY,))
-    gateway.check_rate(known)
-    await gateway.ingest(known, event.batch)
+    try:
+        known = await _authenticate(request, event.routing_key, (IntegrationKind.PAGERDUTY,))
+        gateway.check_rate(known)
+        await gateway.ingest(known, event.batch)
+    except Unauthenticated as exc:
+        # What PagerDuty answers an unknown key: a 400 its clients report and do not retry.
+        return _pagerduty_error(
+            400, "invalid_routing_key", exc.detail, PD_INVALID, ["Invalid routing key"]
+        )
+    except RateLimited as exc:
+        return _pagerduty_error(
+            429, exc.code, exc.detail, exc.detail, [exc.detail], headers=exc.headers
+        )
+    except BatonError as exc:
+        return _pagerduty_error(
+            exc.status_code if exc.status_code >= 500 else 400,
+            exc.code,
+            exc.detail,
+            PD_INVALID,
+            [exc.detail],
+            headers=exc.headers,
+        )
     return JSONResponse(
         {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
         status_code=202,
@@ -277,7 +331,7 @@ async def pagerduty_enqueue(request: Request) -> JSONResponse:
 async def heartbeat(request: Request, key: str) -> dict[str, str]:
     """A job pings this URL; if it stops, an incident opens, and the next ping resolves it."""
     gateway = _gateway(request)
-    known = await gateway.authenticate(key, (IntegrationKind.HEARTBEAT,))
+    known = await _authenticate(request, key, (IntegrationKind.HEARTBEAT,))
     gateway.check_rate(known)
     state = await service.record_ping(gateway, known)
     return {"status": "ok", "state": state}

@@ -30,6 +30,7 @@ from app.core.errors import NotFound, RateLimited, Unauthenticated
 from app.core.metrics import ALERTS_RECEIVED
 from app.core.security import hash_secret
 from app.integrations import schemas
+from app.integrations.formats.common import sanitized
 from app.integrations.models import HeartbeatState, Integration, IntegrationKind
 
 KEY_ALPHABET = string.ascii_lowercase + string.digits
@@ -190,6 +191,7 @@ class Gateway:
 
     async def ingest(self, known: KnownKey, batch: InboundBatch) -> alerts.IngestResult:
         """Store the batch durably; a concurrent insert of the same alert is retried."""
+        batch = sanitized(batch)
         for attempt in range(INGEST_ATTEMPTS):
             try:
                 async with self.db.transaction() as session:
@@ -241,7 +243,8 @@ async def record_ping(gateway: Gateway, known: KnownKey) -> HeartbeatState:
         assert row is not None
         now = session_clock(session).now()
         was_overdue = row.heartbeat_state is HeartbeatState.OVERDUE
-        row.last_ping_at = now
+        # The row is locked and written anyway, so every ping records the key's use.
+        row.last_ping_at = row.last_used_at = known.last_used_at = now
         row.heartbeat_state = HeartbeatState.OK
         row.heartbeat_due_at = now + timedelta(
             seconds=(row.heartbeat_interval_seconds or 0) + (row.heartbeat_grace_seconds or 0)

@@ -20,6 +20,14 @@ class MessageKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class SigningKey:
+    """A webhook signing key as a delivery uses it; the secret never shows in a repr or a log."""
+
+    key_id: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     contact_type: ContactType
     address: str
@@ -29,12 +37,16 @@ class OutboundMessage:
     user_id: int | None = None
     # Structured context for rich channels (Slack blocks, e-mail HTML, webhook JSON).
     context: dict[str, Any] = field(default_factory=dict)
+    # Webhooks: the keys that sign this delivery, the current one first.
+    signing_keys: tuple[SigningKey, ...] = field(default=(), repr=False)
 
 
 class DeliveryStatus(StrEnum):
     SENT = "sent"
     TEMPORARY_FAILURE = "temporary_failure"
     PERMANENT_FAILURE = "permanent_failure"
+    # Refused before sending: the destination is in a network Baton does not send to.
+    BLOCKED = "blocked"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Tables behind the two-way channels: SMS reply codes, inbound receipts, status subscriptions."""
+"""Tables behind the channels: SMS reply codes, inbound receipts, status subscriptions,
+webhook signing keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntegerType, IntPK, JSONType
@@ -59,3 +60,56 @@ class StatusUpdateSubscription(Base):
         BigIntegerType, ForeignKey("contact_methods.id", ondelete="CASCADE"), primary_key=True
     )
     created_at: Mapped[datetime]
+
+
+class WebhookSigningKey(Base):
+    """A random secret that signs the deliveries of one webhook: a person's contact method, or
+    one URL named by one escalation policy.
+
+    Keys belong to their owner, never to the URL, so adding someone else's URL as your own
+    contact method gets you a key of your own, not theirs. The secret is stored encrypted
+    (``app/core/crypto.py``); ``key_id`` is public and travels with each delivery. A rotated-out
+    key keeps signing until ``retires_at`` so receivers can switch without losing a page.
+    """
+
+    __tablename__ = "webhook_signing_keys"
+    __table_args__ = (
+        CheckConstraint(
+            "(contact_method_id IS NOT NULL AND escalation_policy_id IS NULL AND address IS NULL)"
+            " OR (contact_method_id IS NULL AND escalation_policy_id IS NOT NULL"
+            " AND address IS NOT NULL)",
+            name="one_owner",
+        ),
+        # At most one current key per owner, whichever replica creates it first.
+        Index(
+            "uq_webhook_keys_current_method",
+            "contact_method_id",
+            unique=True,
+            postgresql_where=text("retires_at IS NULL AND contact_method_id IS NOT NULL"),
+            sqlite_where=text("retires_at IS NULL AND contact_method_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_webhook_keys_current_target",
+            "escalation_policy_id",
+            "address",
+            unique=True,
+            postgresql_where=text("retires_at IS NULL AND escalation_policy_id IS NOT NULL"),
+            sqlite_where=text("retires_at IS NULL AND escalation_policy_id IS NOT NULL"),
+        ),
+        Index("ix_webhook_keys_method", "contact_method_id"),
+        Index("ix_webhook_keys_target", "escalation_policy_id", "address"),
+    )
+
+    id: Mapped[IntPK]
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    contact_method_id: Mapped[int | None] = mapped_column(
+        BigIntegerType, ForeignKey("contact_methods.id", ondelete="CASCADE")
+    )
+    escalation_policy_id: Mapped[int | None] = mapped_column(
+        BigIntegerType, ForeignKey("escalation_policies.id", ondelete="CASCADE")
+    )
+    address: Mapped[str | None] = mapped_column(String(2048))
+    secret_encrypted: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime]
+    # None while the key is current; set when a rotation retires it.
+    retires_at: Mapped[datetime | None]

@@ -2,9 +2,10 @@
 
 Claiming marks a notification ``sending`` with a deadline, in a short transaction; the provider
 call happens outside any transaction; the result is recorded right after. A notification still
-``sending`` past its deadline had its sender die mid-call: its outcome is unknown, so it is
-recorded as failed and not repeated (a double page at 3 a.m. is worse than the next rule
-firing), and the person's next rule is pulled forward while escalation carries on.
+``sending`` past its deadline had its sender die mid-call: its outcome is unknown. Webhooks are
+sent again (receivers deduplicate); other channels are not repeated while the person's next rule
+or the incident's next step can cover, and are sent once more, marked as a possible duplicate,
+when nothing else would reach anyone (docs/engine.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import Database
 from app.core.metrics import NOTIFICATION_LAG_SECONDS, NOTIFICATIONS
 from app.incidents import timeline
+from app.incidents.lifecycle import IncidentState
+from app.incidents.models import Incident
+from app.incidents.service import bring_escalation_forward
 from app.notify import messages
 from app.notify.base import (
     DeliveryResult,
@@ -30,10 +34,13 @@ from app.notify.base import (
     MessageKind,
     Notifier,
     OutboundMessage,
+    SigningKey,
 )
 from app.notify.models import Notification, NotificationStatus
 from app.notify.outbox import wake_dispatcher_after_commit
 from app.notify.throttle import RateLimit, plan_delivery
+from app.notify.webhook_keys import WebhookSigning, signing_keys_for_notifications
+from app.people.masking import mask_address
 from app.people.models import ContactMethod, ContactType
 
 log = logging.getLogger(__name__)
@@ -83,10 +90,13 @@ class Claimed:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, notifier: Notifier, policy: DispatchPolicy) -> None:
+    def __init__(
+        self, db: Database, notifier: Notifier, policy: DispatchPolicy, signing: WebhookSigning
+    ) -> None:
         self.db = db
         self.notifier = notifier
         self.policy = policy
+        self.signing = signing
 
     async def run(self, max_passes: int = 20) -> int:
         """Send everything due now; several passes when more is due than one batch holds."""
@@ -138,7 +148,14 @@ class Dispatcher:
                 row.attempts += 1
                 row.sent_at = now
                 row.sending_deadline = now + self.policy.send_timeout
-            return [Claimed(row.id, row.due_at, outbound_message(row)) for row in to_send]
+            keys = await signing_keys_for_notifications(session, self.signing, to_send, now)
+            claimed = [
+                Claimed(row.id, row.due_at, outbound_message(row, keys.get(row.id, ())))
+                for row in to_send
+            ]
+        for row in to_send:
+            log_state(row, "sending")
+        return claimed
 
     async def _apply_rate_limits(
         self, session: AsyncSession, rows: Sequence[Notification], now: datetime
@@ -213,11 +230,18 @@ class Dispatcher:
                 and row.attempts < self.policy.max_attempts
             ):
                 await _schedule_retry(session, row, result, now, self.policy)
+                state = "retrying"
+            elif result.status is DeliveryStatus.BLOCKED:
+                await mark_failed(session, row, result.detail, now, kind="notification_blocked")
+                state = "blocked"
             else:
                 await mark_failed(session, row, result.detail or "failed", now)
                 if result.contact_method_unusable and row.contact_method_id is not None:
                     await _disable_contact_method(session, row.contact_method_id, result, now)
-            NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=row.status).inc()
+                state = "failed"
+            outcome = "blocked" if state == "blocked" else row.status
+            NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=outcome).inc()
+        log_state(row, state, detail=result.detail)
 
     async def _record_sent(self, item: Claimed, result: DeliveryResult) -> None:
         """The common case in one conditional UPDATE: only a row still ``sending`` is marked."""
@@ -269,34 +293,122 @@ class Dispatcher:
             )
         NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=NotificationStatus.SENT).inc()
         NOTIFICATION_LAG_SECONDS.observe(max((now - item.due_at).total_seconds(), 0))
+        log_state(row, "sent", provider_message_id=result.provider_message_id)
 
     # ------------------------------------------------------------------------------ recovery
 
     async def fail_stale_sends(self, limit: int = 100) -> int:
-        """Sends whose process died mid-call: record them failed, never send them again."""
+        """Sends whose process died mid-call: their outcome is unknown. See ``_recover``."""
         async with self.db.transaction() as session:
             now = self.db.clock.now()
-            rows = (
-                await session.scalars(
-                    select(Notification)
+            stale = (
+                await session.execute(
+                    select(Notification.id, Notification.incident_id)
                     .where(
                         Notification.status == NotificationStatus.SENDING,
                         Notification.sending_deadline < now,
                     )
+                    .order_by(Notification.id)
                     .limit(limit)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                row.sending_deadline = None
-                await mark_failed(
-                    session,
-                    row,
-                    "outcome unknown: the sender stopped before recording the result; not "
-                    "repeated to avoid a double page",
-                    now,
+        recovered = 0
+        for notification_id, incident_id in stale:
+            # The incident first, then the notification: the order every command locks in.
+            async with self.db.transaction() as session:
+                now = self.db.clock.now()
+                incident = None
+                if incident_id is not None:
+                    incident = await session.scalar(
+                        select(Incident).where(Incident.id == incident_id).with_for_update()
+                    )
+                row = await session.scalar(
+                    select(Notification)
+                    .where(
+                        Notification.id == notification_id,
+                        Notification.status == NotificationStatus.SENDING,
+                        Notification.sending_deadline < now,
+                    )
+                    .with_for_update(skip_locked=True)
                 )
-            return len(rows)
+                if row is None:
+                    continue
+                state = await self._recover(session, row, incident, now)
+                recovered += 1
+            log_state(row, state, detail="outcome unknown: the sender stopped mid-send")
+        return recovered
+
+    async def _recover(
+        self, session: AsyncSession, row: Notification, incident: Incident | None, now: datetime
+    ) -> str:
+        """Cover the person whose send was cut short, choosing by what a repeat would cost.
+
+        A webhook is sent again: receivers deduplicate on the delivery id. A text, call, e-mail
+        or Slack message is not repeated while something else will reach the person or their
+        backup: their next rule moves up to now, else the incident's next escalation step does.
+        With neither, it is sent once more and marked as a possible duplicate: a second page
+        beats a missed one.
+        """
+        row.sending_deadline = None
+        unknown = "outcome unknown: the sender stopped before recording the result"
+        if row.contact_type is ContactType.WEBHOOK and row.attempts < self.policy.max_attempts:
+            row.status = NotificationStatus.PENDING
+            row.due_at = now
+            row.sent_at = None
+            row.last_error = f"{unknown}; sent again (receivers deduplicate on X-Baton-Delivery)"
+            await record_event(
+                session,
+                row,
+                "notification_retry",
+                f"{label(row)}: {unknown}; sending it again (the receiver deduplicates)",
+                now,
+                {"notification_id": row.id, "attempt": row.attempts},
+            )
+            wake_dispatcher_after_commit(session)
+            return "retrying"
+        still_needed = row.kind in (*THROTTLED_KINDS, MessageKind.SUMMARY) and (
+            incident is None or incident.state is IncidentState.TRIGGERED
+        )
+        if not still_needed:
+            await mark_failed(session, row, f"{unknown}; not repeated", now)
+            return "failed"
+        if await _has_later_rule(session, row, now):
+            await mark_failed(session, row, f"{unknown}; not repeated, the next rule covers", now)
+            return "failed"
+        if incident is not None and bring_escalation_forward(incident, now):
+            await mark_failed(session, row, f"{unknown}; not repeated, the next step covers", now)
+            timeline.record(
+                session,
+                incident.id,
+                "escalation_brought_forward",
+                f"{label(row)} may not have arrived and the person has no later rule: "
+                "escalating to the next step now",
+                at=now,
+                data={"notification_id": row.id},
+            )
+            wake_dispatcher_after_commit(session)
+            return "failed"
+        if not row.context.get("possible_duplicate"):
+            row.status = NotificationStatus.PENDING
+            row.due_at = now
+            row.sent_at = None
+            row.context = {**row.context, "possible_duplicate": True}
+            row.subject = f"{messages.POSSIBLE_DUPLICATE} {row.subject}"[:1024]
+            row.body = f"{messages.POSSIBLE_DUPLICATE} {row.body}"[:4000]
+            row.last_error = f"{unknown}; sent once more as a possible duplicate"
+            await record_event(
+                session,
+                row,
+                "notification_retry",
+                f"{label(row)}: {unknown}, and nothing else would reach anyone; sending it "
+                "once more, marked as a possible duplicate",
+                now,
+                {"notification_id": row.id, "attempt": row.attempts, "possible_duplicate": True},
+            )
+            wake_dispatcher_after_commit(session)
+            return "retrying"
+        await mark_failed(session, row, f"{unknown}; already repeated once", now)
+        return "failed"
 
 
 def _longest(policy: DispatchPolicy) -> timedelta:
@@ -360,7 +472,9 @@ async def _bundle(
     return summary
 
 
-def outbound_message(row: Notification) -> OutboundMessage:
+def outbound_message(
+    row: Notification, signing_keys: tuple[SigningKey, ...] = ()
+) -> OutboundMessage:
     """The message a provider gets for an outbox row (the row id travels in the context)."""
     context = dict(row.context)
     context["notification_id"] = row.id
@@ -372,6 +486,7 @@ def outbound_message(row: Notification) -> OutboundMessage:
         text=row.body,
         user_id=row.user_id,
         context=context,
+        signing_keys=signing_keys,
     )
 
 
@@ -382,9 +497,8 @@ def label(row: NotificationFacts) -> str:
 
 
 def _mask(row: NotificationFacts) -> str:
-    if row.contact_type in (ContactType.SMS, ContactType.VOICE) and len(row.address) > 6:
-        return row.address[:-4].rstrip("0123456789")[:3] + "…" + row.address[-4:]
-    return row.address if row.contact_type is not ContactType.WEBHOOK else "webhook"
+    # Every reader of a timeline (and of the logs) sees this, not only the address's owner.
+    return mask_address(row.contact_type, row.address)
 
 
 async def incidents_of(session: AsyncSession, row: NotificationFacts) -> list[int]:
@@ -434,15 +548,23 @@ async def _schedule_retry(
     )
 
 
-async def mark_failed(session: AsyncSession, row: Notification, reason: str, now: datetime) -> None:
+async def mark_failed(
+    session: AsyncSession,
+    row: Notification,
+    reason: str,
+    now: datetime,
+    *,
+    kind: str = "notification_failed",
+) -> None:
     row.status = NotificationStatus.FAILED
     row.finished_at = now
     row.last_error = reason[:1000]
+    verb = "blocked" if kind == "notification_blocked" else "failed"
     await record_event(
         session,
         row,
-        "notification_failed",
-        f"{label(row)} failed: {reason}",
+        kind,
+        f"{label(row)} {verb}: {reason}",
         now,
         {"notification_id": row.id, "attempts": row.attempts},
     )
@@ -457,6 +579,50 @@ async def mark_failed(session: AsyncSession, row: Notification, reason: str, now
         ]
     for page_id in pages:
         await _fall_through(session, page_id, row.contact_method_id, now)
+
+
+async def _has_later_rule(session: AsyncSession, row: Notification, now: datetime) -> bool:
+    """Whether another of the person's rules for this page is still to fire (a summary: for
+    any of the pages it folded)."""
+    pages = [row.page_id] if row.page_id is not None else []
+    if row.kind is MessageKind.SUMMARY:
+        pages = [
+            p
+            for p in await session.scalars(
+                select(Notification.page_id).where(Notification.bundle_id == row.id)
+            )
+            if p is not None
+        ]
+    if not pages:
+        return False
+    later = await session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.page_id.in_(pages),
+            Notification.status == NotificationStatus.PENDING,
+            Notification.id != row.id,
+            Notification.contact_method_id.is_distinct_from(row.contact_method_id),
+        )
+        .limit(1)
+    )
+    return later is not None
+
+
+def log_state(row: NotificationFacts, state: str, **extra: object) -> None:
+    """One line per notification state change, so an operator can grep what was paged."""
+    log.info(
+        "notification %s",
+        state,
+        extra={
+            "notification_id": row.id,
+            "incident_id": row.incident_id,
+            "state": state,
+            "kind": str(row.kind),
+            "channel": str(row.contact_type),
+            "address": mask_address(row.contact_type, row.address),
+            **{k: v for k, v in extra.items() if v is not None},
+        },
+    )
 
 
 async def _fall_through(

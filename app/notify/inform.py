@@ -11,11 +11,16 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import session_clock
+from app.catalog.models import Service
+from app.core.auth import TeamRole
+from app.core.db import session_clock, session_escalation_fallback
+from app.core.metrics import ESCALATIONS_EXHAUSTED
+from app.incidents.models import Incident
+from app.notify import messages
 from app.notify.base import MessageKind
 from app.notify.models import Notification, NotificationStatus
 from app.notify.outbox import wake_dispatcher_after_commit
-from app.people.models import ContactMethod, ContactType
+from app.people.models import ContactMethod, ContactType, TeamMembership
 
 # Least intrusive first: an FYI should not ring a phone when a chat message will do.
 _PREFERENCE = (ContactType.SLACK, ContactType.EMAIL, ContactType.SMS)
@@ -62,3 +67,54 @@ async def inform_user(
     )
     wake_dispatcher_after_commit(session)
     return method
+
+
+async def tell_escalation_exhausted(
+    session: AsyncSession, incident: Incident, service: Service
+) -> int:
+    """Once per exhaustion: the owner team's managers and the fallback hear that nobody took
+    the incident. Returns how many messages were queued."""
+    ESCALATIONS_EXHAUSTED.inc()
+    fallback = session_escalation_fallback(session)
+    email = service.fallback_email or fallback.email
+    channel = service.fallback_slack_channel or fallback.slack_channel
+    subject = f"[UNACKNOWLEDGED] #{incident.id} {service.name}: {incident.title}"[:1024]
+    text = (
+        f"Nobody acknowledged incident #{incident.id} ({service.name}: {incident.title}) and its "
+        "escalation policy has run out. It is still triggered: please find someone to take it."
+    )
+    context = {
+        "event": "incident.escalation_exhausted",
+        "incident_id": incident.id,
+        "path": messages.incident_path(incident.id),
+    }
+    managers = await session.scalars(
+        select(TeamMembership.user_id).where(
+            TeamMembership.team_id == service.team_id, TeamMembership.role == TeamRole.MANAGER
+        )
+    )
+    queued = 0
+    for user_id in managers:
+        if await inform_user(session, user_id, subject=subject, text=text, context=context):
+            queued += 1
+    now = session_clock(session).now()
+    for contact_type, address in ((ContactType.EMAIL, email), (ContactType.SLACK, channel)):
+        if not address:
+            continue
+        session.add(
+            Notification(
+                incident_id=incident.id,
+                kind=MessageKind.INFO,
+                contact_type=contact_type,
+                address=address,
+                subject=subject,
+                body=text,
+                context=dict(context),
+                status=NotificationStatus.PENDING,
+                due_at=now,
+                created_at=now,
+            )
+        )
+        queued += 1
+    wake_dispatcher_after_commit(session)
+    return queued

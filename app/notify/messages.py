@@ -11,6 +11,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+# Prefixed to a page sent again after a crash left its first send's outcome unknown.
+POSSIBLE_DUPLICATE = "(possible duplicate)"
+
 
 def incident_path(incident_id: int) -> str:
     return f"/incidents/{incident_id}"

@@ -7,11 +7,12 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.core.auth import AdminOnly, Reader, Role, Writer
 from app.core.pagination import PageQuery
-from app.core.schemas import Page
+from app.core.schemas import Id, Page
 from app.core.session import DbSession, SettingsDep
 from app.core.settings import Settings
 from app.notify.base import Notifier
 from app.people import schemas, service
+from app.people.masking import address_for
 from app.people.models import TeamKind
 
 router = APIRouter(prefix="/api/v1", tags=["people"])
@@ -40,7 +41,7 @@ async def list_users(
     q: Annotated[str | None, Query(max_length=200, description="Name or e-mail contains")] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
     role: Role | None = None,
-    team_id: int | None = None,
+    team_id: Id | None = None,
 ) -> Page[schemas.UserOut]:
     users, cursor = await service.list_users(
         session, page, q=q, email=email, role=role, team_id=team_id
@@ -73,20 +74,20 @@ async def get_me(session: DbSession, principal: Reader) -> schemas.UserOut:
 
 
 @router.get("/users/{user_id}", response_model=schemas.UserOut)
-async def get_user(session: DbSession, _: Reader, user_id: int) -> schemas.UserOut:
+async def get_user(session: DbSession, _: Reader, user_id: Id) -> schemas.UserOut:
     return schemas.UserOut.model_validate(await service.get_user(session, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=schemas.UserOut)
 async def update_user(
-    session: DbSession, principal: Writer, user_id: int, body: schemas.UserUpdate
+    session: DbSession, principal: Writer, user_id: Id, body: schemas.UserUpdate
 ) -> schemas.UserOut:
     user = await service.update_user(session, principal, user_id, body)
     return schemas.UserOut.model_validate(user)
 
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(session: DbSession, principal: AdminOnly, user_id: int) -> Response:
+async def delete_user(session: DbSession, principal: AdminOnly, user_id: Id) -> Response:
     await service.delete_user(session, principal, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -96,10 +97,16 @@ async def delete_user(session: DbSession, principal: AdminOnly, user_id: int) ->
 
 @router.get("/users/{user_id}/contact-methods", response_model=list[schemas.ContactMethodOut])
 async def list_contact_methods(
-    session: DbSession, _: Reader, user_id: int
+    session: DbSession, principal: Reader, user_id: Id
 ) -> list[schemas.ContactMethodOut]:
+    """The owner and admins see the addresses whole, everyone else masked."""
     methods = await service.list_contact_methods(session, user_id)
-    return [schemas.ContactMethodOut.model_validate(m) for m in methods]
+    return [
+        schemas.ContactMethodOut.model_validate(m).model_copy(
+            update={"address": address_for(principal, m.user_id, m.type, m.address)}
+        )
+        for m in methods
+    ]
 
 
 @router.post(
@@ -108,7 +115,7 @@ async def list_contact_methods(
     status_code=status.HTTP_201_CREATED,
 )
 async def create_contact_method(
-    session: DbSession, principal: Writer, user_id: int, body: schemas.ContactMethodCreate
+    session: DbSession, principal: Writer, user_id: Id, body: schemas.ContactMethodCreate
 ) -> schemas.ContactMethodOut:
     method = await service.create_contact_method(session, principal, user_id, body)
     return schemas.ContactMethodOut.model_validate(method)
@@ -120,8 +127,8 @@ async def create_contact_method(
 async def update_contact_method(
     session: DbSession,
     principal: Writer,
-    user_id: int,
-    method_id: int,
+    user_id: Id,
+    method_id: Id,
     body: schemas.ContactMethodUpdate,
 ) -> schemas.ContactMethodOut:
     method = await service.update_contact_method(session, principal, user_id, method_id, body)
@@ -132,7 +139,7 @@ async def update_contact_method(
     "/users/{user_id}/contact-methods/{method_id}", status_code=status.HTTP_204_NO_CONTENT
 )
 async def delete_contact_method(
-    session: DbSession, principal: Writer, user_id: int, method_id: int
+    session: DbSession, principal: Writer, user_id: Id, method_id: Id
 ) -> Response:
     await service.delete_contact_method(session, principal, user_id, method_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -148,8 +155,8 @@ async def send_verification(
     session: DbSession,
     settings: SettingsDep,
     principal: Writer,
-    user_id: int,
-    method_id: int,
+    user_id: Id,
+    method_id: Id,
 ) -> schemas.VerificationSent:
     method = await service.send_verification(
         session,
@@ -175,8 +182,8 @@ async def confirm_verification(
     session: DbSession,
     settings: SettingsDep,
     principal: Writer,
-    user_id: int,
-    method_id: int,
+    user_id: Id,
+    method_id: Id,
     body: schemas.VerificationConfirm,
 ) -> schemas.ContactMethodOut:
     method = await service.confirm_verification(
@@ -190,7 +197,7 @@ async def confirm_verification(
 
 @router.get("/users/{user_id}/notification-rules", response_model=list[schemas.NotificationRuleOut])
 async def list_notification_rules(
-    session: DbSession, _: Reader, user_id: int
+    session: DbSession, _: Reader, user_id: Id
 ) -> list[schemas.NotificationRuleOut]:
     rules = await service.list_notification_rules(session, user_id)
     return [schemas.NotificationRuleOut.model_validate(r) for r in rules]
@@ -202,7 +209,7 @@ async def list_notification_rules(
     status_code=status.HTTP_201_CREATED,
 )
 async def create_notification_rule(
-    session: DbSession, principal: Writer, user_id: int, body: schemas.NotificationRuleCreate
+    session: DbSession, principal: Writer, user_id: Id, body: schemas.NotificationRuleCreate
 ) -> schemas.NotificationRuleOut:
     rule = await service.create_notification_rule(session, principal, user_id, body)
     return schemas.NotificationRuleOut.model_validate(rule)
@@ -212,7 +219,7 @@ async def create_notification_rule(
     "/users/{user_id}/notification-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT
 )
 async def delete_notification_rule(
-    session: DbSession, principal: Writer, user_id: int, rule_id: int
+    session: DbSession, principal: Writer, user_id: Id, rule_id: Id
 ) -> Response:
     await service.delete_notification_rule(session, principal, user_id, rule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -228,7 +235,7 @@ async def list_teams(
     page: PageQuery,
     q: Annotated[str | None, Query(max_length=100)] = None,
     kind: TeamKind | None = None,
-    member_id: int | None = None,
+    member_id: Id | None = None,
 ) -> Page[schemas.TeamOut]:
     teams, cursor = await service.list_teams(session, page, q=q, kind=kind, member_id=member_id)
     return Page(items=[schemas.TeamOut.model_validate(t) for t in teams], next_cursor=cursor)
@@ -242,7 +249,7 @@ async def create_team(
 
 
 @router.get("/teams/{team_id}", response_model=schemas.TeamDetail)
-async def get_team(session: DbSession, _: Reader, team_id: int) -> schemas.TeamDetail:
+async def get_team(session: DbSession, _: Reader, team_id: Id) -> schemas.TeamDetail:
     team = await service.get_team(session, team_id, with_members=True)
     return schemas.TeamDetail.model_validate(
         {**schemas.TeamOut.model_validate(team).model_dump(), "members": team.memberships}
@@ -251,20 +258,20 @@ async def get_team(session: DbSession, _: Reader, team_id: int) -> schemas.TeamD
 
 @router.patch("/teams/{team_id}", response_model=schemas.TeamOut)
 async def update_team(
-    session: DbSession, principal: Writer, team_id: int, body: schemas.TeamUpdate
+    session: DbSession, principal: Writer, team_id: Id, body: schemas.TeamUpdate
 ) -> schemas.TeamOut:
     team = await service.update_team(session, principal, team_id, body)
     return schemas.TeamOut.model_validate(team)
 
 
 @router.delete("/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_team(session: DbSession, principal: Writer, team_id: int) -> Response:
+async def delete_team(session: DbSession, principal: Writer, team_id: Id) -> Response:
     await service.delete_team(session, principal, team_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/teams/{team_id}/members", response_model=list[schemas.MembershipOut])
-async def list_members(session: DbSession, _: Reader, team_id: int) -> list[schemas.MembershipOut]:
+async def list_members(session: DbSession, _: Reader, team_id: Id) -> list[schemas.MembershipOut]:
     members = await service.list_members(session, team_id)
     return [schemas.MembershipOut.model_validate(m) for m in members]
 
@@ -275,7 +282,7 @@ async def list_members(session: DbSession, _: Reader, team_id: int) -> list[sche
     status_code=status.HTTP_201_CREATED,
 )
 async def add_member(
-    session: DbSession, principal: Writer, team_id: int, body: schemas.MembershipCreate
+    session: DbSession, principal: Writer, team_id: Id, body: schemas.MembershipCreate
 ) -> schemas.MembershipOut:
     membership = await service.add_member(session, principal, team_id, body)
     return schemas.MembershipOut.model_validate(membership)
@@ -285,8 +292,8 @@ async def add_member(
 async def update_member(
     session: DbSession,
     principal: Writer,
-    team_id: int,
-    user_id: int,
+    team_id: Id,
+    user_id: Id,
     body: schemas.MembershipUpdate,
 ) -> schemas.MembershipOut:
     membership = await service.update_member(session, principal, team_id, user_id, body)
@@ -295,7 +302,7 @@ async def update_member(
 
 @router.delete("/teams/{team_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_member(
-    session: DbSession, principal: Writer, team_id: int, user_id: int
+    session: DbSession, principal: Writer, team_id: Id, user_id: Id
 ) -> Response:
     await service.remove_member(session, principal, team_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -308,7 +315,7 @@ async def remove_member(
 async def list_tokens(
     session: DbSession,
     principal: Reader,
-    user_id: Annotated[int | None, Query(description="Admins may list another user's")] = None,
+    user_id: Annotated[Id | None, Query(description="Admins may list another user's")] = None,
 ) -> list[schemas.TokenOut]:
     tokens = await service.list_tokens(session, principal, user_id)
     return [schemas.TokenOut.model_validate(t) for t in tokens]
@@ -325,6 +332,6 @@ async def create_token(
 
 
 @router.delete("/tokens/{token_id}", response_model=schemas.TokenOut)
-async def revoke_token(session: DbSession, principal: Writer, token_id: int) -> schemas.TokenOut:
+async def revoke_token(session: DbSession, principal: Writer, token_id: Id) -> schemas.TokenOut:
     token = await service.revoke_token(session, principal, token_id)
     return schemas.TokenOut.model_validate(token)

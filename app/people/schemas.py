@@ -7,7 +7,17 @@ from pydantic import Field, model_validator
 
 from app.core import validation
 from app.core.auth import Role, TeamRole
-from app.core.schemas import EmailAddress, InputModel, Name, OutputModel, PatchModel, TimeZoneName
+from app.core.schemas import (
+    EmailAddress,
+    Id,
+    InputModel,
+    Line,
+    Name,
+    OutputModel,
+    PatchModel,
+    Text,
+    TimeZoneName,
+)
 from app.people.models import ContactType, TeamKind, Urgency
 
 TeamName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w .-]*$")]
@@ -47,13 +57,13 @@ class WhoAmI(OutputModel):
 class TeamCreate(InputModel):
     name: TeamName
     kind: TeamKind
-    description: str = Field(default="", max_length=2000)
+    description: Text = Field(default="", max_length=2000)
 
 
 class TeamUpdate(PatchModel):
     name: TeamName | None = None
     kind: TeamKind | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    description: Text | None = Field(default=None, max_length=2000)
 
 
 class MembershipOut(OutputModel):
@@ -76,7 +86,7 @@ class TeamDetail(TeamOut):
 
 
 class MembershipCreate(InputModel):
-    user_id: int
+    user_id: Id
     role: TeamRole = TeamRole.MEMBER
 
 
@@ -100,7 +110,7 @@ def normalize_address(kind: ContactType, address: str) -> str:
 class ContactMethodCreate(InputModel):
     type: ContactType
     address: str = Field(min_length=1, max_length=2048)
-    label: str = Field(default="", max_length=100)
+    label: Line = Field(default="", max_length=100)
 
     @model_validator(mode="after")
     def _normalize(self) -> Self:
@@ -110,7 +120,7 @@ class ContactMethodCreate(InputModel):
 
 class ContactMethodUpdate(PatchModel):
     address: str | None = Field(default=None, min_length=1, max_length=2048)
-    label: str | None = Field(default=None, max_length=100)
+    label: Line | None = Field(default=None, max_length=100)
 
 
 class ContactMethodOut(OutputModel):
@@ -138,7 +148,7 @@ class VerificationConfirm(InputModel):
 
 
 class NotificationRuleCreate(InputModel):
-    contact_method_id: int
+    contact_method_id: Id
     delay_minutes: int = Field(ge=0, le=1440)
     urgency: Urgency = Urgency.HIGH
 
@@ -153,9 +163,9 @@ class NotificationRuleOut(OutputModel):
 
 
 class TokenCreate(InputModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: Line = Field(min_length=1, max_length=100)
     expires_at: datetime | None = None
-    user_id: int | None = Field(
+    user_id: Id | None = Field(
         default=None, description="Admins may create a token for another user."
     )
 

@@ -14,16 +14,20 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.audit import service as audit
 from app.core.auth import Principal, Role, TeamRole
 from app.core.db import on_commit, session_clock
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from app.core.outbound import ensure_url_allowed
 from app.core.pagination import PageParams, paginate
 from app.core.security import display_prefix, hash_secret, new_secret, numeric_code
+from app.core.textsearch import contains_text
 from app.notify.base import MessageKind, Notifier, OutboundMessage
 from app.people import schemas
 from app.people.models import (
     ApiToken,
     ContactMethod,
+    ContactType,
     NotificationRule,
     Team,
     TeamKind,
@@ -66,7 +70,7 @@ async def principal_for_user(
             )
         )
     ).all()
-    return Principal(
+    principal = Principal(
         user_id=user.id,
         role=user.role,
         team_ids=frozenset(team_id for team_id, _ in rows),
@@ -74,6 +78,9 @@ async def principal_for_user(
         token_id=token_id,
         channel=channel,
     )
+    # Whoever a session acts for is who the audit log names for its changes.
+    audit.act_as(session, audit.Actor.of(principal))
+    return principal
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ async def issue_token(
     token = ApiToken(
         user_id=user_id,
         name=name,
-        prefix=display_prefix(secret),
+        prefix=display_prefix(secret, TOKEN_PREFIX),
         token_hash=hash_secret(secret),
         created_at=now,
         expires_at=expires_at,
@@ -141,8 +148,10 @@ async def ensure_bootstrap_admin(
 ) -> tuple[User, IssuedToken | None]:
     """Make sure an admin exists and, if asked, that ``token_secret`` is one of its tokens.
 
-    With ``token_secret`` unset a fresh token is issued. Running this twice with the same
-    secret changes nothing, so containers can call it on every start.
+    With ``token_secret`` unset a fresh token is issued only when the admin has no live token
+    (it was just created, or every token was revoked or expired): a token is a secret printed
+    once, not on every start. Running this twice with the same secret changes nothing, so
+    containers can call it on every start.
     """
     user = await session.scalar(select(User).where(User.email == email))
     if user is None:
@@ -160,7 +169,23 @@ async def ensure_bootstrap_admin(
                 raise Conflict("the bootstrap token is already used by another user or revoked")
             return user, None
         return user, await issue_token(session, user.id, "bootstrap", secret=token_secret)
+    if await _has_live_token(session, user.id):
+        return user, None
     return user, await issue_token(session, user.id, "init")
+
+
+async def _has_live_token(session: AsyncSession, user_id: int) -> bool:
+    now = session_clock(session).now()
+    live = await session.scalar(
+        select(ApiToken.id)
+        .where(
+            ApiToken.user_id == user_id,
+            ApiToken.revoked_at.is_(None),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+        )
+        .limit(1)
+    )
+    return live is not None
 
 
 # --------------------------------------------------------------------------------------- users
@@ -177,8 +202,7 @@ async def list_users(
 ) -> tuple[Sequence[User], str | None]:
     stmt = select(User)
     if q:
-        pattern = f"%{q.lower()}%"
-        stmt = stmt.where(or_(func.lower(User.name).like(pattern), User.email.like(pattern)))
+        stmt = stmt.where(or_(contains_text(User.name, q), contains_text(User.email, q)))
     if email:
         stmt = stmt.where(User.email == email.strip().lower())
     if role:
@@ -268,7 +292,7 @@ async def list_teams(
 ) -> tuple[Sequence[Team], str | None]:
     stmt = select(Team)
     if q:
-        stmt = stmt.where(func.lower(Team.name).like(f"%{q.lower()}%"))
+        stmt = stmt.where(contains_text(Team.name, q))
     if kind:
         stmt = stmt.where(Team.kind == kind)
     if member_id is not None:
@@ -435,6 +459,8 @@ async def create_contact_method(
     await get_user(session, user_id)
     principal.require_self_or_admin(user_id)
     await _ensure_address_free(session, user_id, data)
+    if data.type is ContactType.WEBHOOK:
+        await ensure_url_allowed(session, data.address, field="body.address")
     now = session_clock(session).now()
     method = ContactMethod(
         user_id=user_id,
@@ -465,6 +491,8 @@ async def update_contact_method(
         except ValueError as exc:
             raise InvalidInput(str(exc), field="body.address") from None
         if address != method.address:
+            if method.type is ContactType.WEBHOOK:
+                await ensure_url_allowed(session, address, field="body.address")
             method.address = address
             await _ensure_address_free(session, user_id, method)
             if method.type.needs_verification:

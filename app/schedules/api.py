@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from app.core.auth import Reader, Writer, public_route
+from app.core.authguard import Credential, auth_guard, source_address
+from app.core.errors import NotFound
 from app.core.pagination import PageQuery
-from app.core.schemas import Page
+from app.core.schemas import Id, Page
 from app.core.session import ClockDep, DbSession, SettingsDep
 from app.schedules import answers, cover, feeds, overrides, preferences, schemas, service
 from app.schedules.models import CoverRequestState, LayerVersion
@@ -85,7 +87,7 @@ def version_out(version: LayerVersion) -> schemas.LayerVersionOut:
     )
 
 
-async def _detail(session: DbSession, schedule_id: int) -> schemas.ScheduleDetail:
+async def _detail(session: DbSession, schedule_id: Id) -> schemas.ScheduleDetail:
     schedule = await service.get_schedule(session, schedule_id)
     layers = await service.current_layers(session, schedule)
     return schemas.ScheduleDetail(
@@ -103,7 +105,7 @@ async def list_schedules(
     _: Reader,
     page: PageQuery,
     q: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
-    team_id: int | None = None,
+    team_id: Id | None = None,
 ) -> Page[schemas.ScheduleOut]:
     items, cursor = await service.list_schedules(session, page, q=q, team_id=team_id)
     return Page(items=[schemas.ScheduleOut.model_validate(s) for s in items], next_cursor=cursor)
@@ -120,20 +122,20 @@ async def create_schedule(
 
 
 @router.get("/schedules/{schedule_id}", response_model=schemas.ScheduleDetail)
-async def get_schedule(session: DbSession, _: Reader, schedule_id: int) -> schemas.ScheduleDetail:
+async def get_schedule(session: DbSession, _: Reader, schedule_id: Id) -> schemas.ScheduleDetail:
     return await _detail(session, schedule_id)
 
 
 @router.patch("/schedules/{schedule_id}", response_model=schemas.ScheduleOut)
 async def update_schedule(
-    session: DbSession, principal: Writer, schedule_id: int, body: schemas.ScheduleUpdate
+    session: DbSession, principal: Writer, schedule_id: Id, body: schemas.ScheduleUpdate
 ) -> schemas.ScheduleOut:
     schedule = await service.update_schedule(session, principal, schedule_id, body)
     return schemas.ScheduleOut.model_validate(schedule)
 
 
 @router.delete("/schedules/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_schedule(session: DbSession, principal: Writer, schedule_id: int) -> Response:
+async def delete_schedule(session: DbSession, principal: Writer, schedule_id: Id) -> Response:
     await service.delete_schedule(session, principal, schedule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -142,7 +144,7 @@ async def delete_schedule(session: DbSession, principal: Writer, schedule_id: in
 
 
 @router.get("/schedules/{schedule_id}/layers", response_model=list[schemas.LayerOut])
-async def list_layers(session: DbSession, _: Reader, schedule_id: int) -> list[schemas.LayerOut]:
+async def list_layers(session: DbSession, _: Reader, schedule_id: Id) -> list[schemas.LayerOut]:
     schedule = await service.get_schedule(session, schedule_id)
     return [layer_out(view) for view in await service.current_layers(session, schedule)]
 
@@ -153,14 +155,14 @@ async def list_layers(session: DbSession, _: Reader, schedule_id: int) -> list[s
     status_code=status.HTTP_201_CREATED,
 )
 async def create_layer(
-    session: DbSession, principal: Writer, schedule_id: int, body: schemas.LayerCreate
+    session: DbSession, principal: Writer, schedule_id: Id, body: schemas.LayerCreate
 ) -> schemas.LayerOut:
     return layer_out(await service.create_layer(session, principal, schedule_id, body))
 
 
 @router.get("/schedules/{schedule_id}/layers/{layer_id}", response_model=schemas.LayerOut)
 async def get_layer(
-    session: DbSession, _: Reader, schedule_id: int, layer_id: int
+    session: DbSession, _: Reader, schedule_id: Id, layer_id: Id
 ) -> schemas.LayerOut:
     return layer_out(await service.get_layer(session, schedule_id, layer_id))
 
@@ -169,8 +171,8 @@ async def get_layer(
 async def update_layer(
     session: DbSession,
     principal: Writer,
-    schedule_id: int,
-    layer_id: int,
+    schedule_id: Id,
+    layer_id: Id,
     body: schemas.LayerUpdate,
 ) -> schemas.LayerOut:
     """Changes apply from now on; the layer's past shifts stay as they were."""
@@ -180,7 +182,7 @@ async def update_layer(
 
 @router.delete("/schedules/{schedule_id}/layers/{layer_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_layer(
-    session: DbSession, principal: Writer, schedule_id: int, layer_id: int
+    session: DbSession, principal: Writer, schedule_id: Id, layer_id: Id
 ) -> Response:
     """Stops the layer now; the shifts it already gave people stay in the history."""
     await service.delete_layer(session, principal, schedule_id, layer_id)
@@ -192,7 +194,7 @@ async def delete_layer(
     response_model=list[schemas.LayerVersionOut],
 )
 async def layer_versions(
-    session: DbSession, _: Reader, schedule_id: int, layer_id: int
+    session: DbSession, _: Reader, schedule_id: Id, layer_id: Id
 ) -> list[schemas.LayerVersionOut]:
     versions = await service.layer_history(session, schedule_id, layer_id)
     return [version_out(v) for v in versions]
@@ -204,8 +206,8 @@ async def layer_versions(
 async def set_participants(
     session: DbSession,
     principal: Writer,
-    schedule_id: int,
-    layer_id: int,
+    schedule_id: Id,
+    layer_id: Id,
     body: schemas.ParticipantsUpdate,
 ) -> schemas.LayerOut:
     """Replace or reorder; whoever is on call now keeps their shift unless keep_current=false."""
@@ -221,8 +223,8 @@ async def set_participants(
 async def add_participant(
     session: DbSession,
     principal: Writer,
-    schedule_id: int,
-    layer_id: int,
+    schedule_id: Id,
+    layer_id: Id,
     body: schemas.ParticipantAdd,
 ) -> schemas.LayerOut:
     view = await service.add_participant(session, principal, schedule_id, layer_id, body)
@@ -234,7 +236,7 @@ async def add_participant(
     response_model=schemas.LayerOut,
 )
 async def remove_participant(
-    session: DbSession, principal: Writer, schedule_id: int, layer_id: int, user_id: int
+    session: DbSession, principal: Writer, schedule_id: Id, layer_id: Id, user_id: Id
 ) -> schemas.LayerOut:
     """Removes every occurrence of the user; the current responder keeps their shift."""
     view = await service.remove_participant(session, principal, schedule_id, layer_id, user_id)
@@ -245,8 +247,8 @@ async def remove_participant(
 async def set_shadows(
     session: DbSession,
     principal: Writer,
-    schedule_id: int,
-    layer_id: int,
+    schedule_id: Id,
+    layer_id: Id,
     body: schemas.ShadowsUpdate,
 ) -> schemas.LayerOut:
     view = await service.set_shadows(session, principal, schedule_id, layer_id, body.shadows)
@@ -257,8 +259,8 @@ async def set_shadows(
 async def add_shadow(
     session: DbSession,
     principal: Writer,
-    schedule_id: int,
-    layer_id: int,
+    schedule_id: Id,
+    layer_id: Id,
     body: schemas.ShadowAdd,
 ) -> schemas.LayerOut:
     view = await service.add_shadow(session, principal, schedule_id, layer_id, body.user_id)
@@ -270,7 +272,7 @@ async def add_shadow(
     response_model=schemas.LayerOut,
 )
 async def remove_shadow(
-    session: DbSession, principal: Writer, schedule_id: int, layer_id: int, user_id: int
+    session: DbSession, principal: Writer, schedule_id: Id, layer_id: Id, user_id: Id
 ) -> schemas.LayerOut:
     view = await service.remove_shadow(session, principal, schedule_id, layer_id, user_id)
     return layer_out(view)
@@ -281,7 +283,7 @@ async def remove_shadow(
     response_model=list[schemas.RestrictionOut],
 )
 async def list_restrictions(
-    session: DbSession, _: Reader, schedule_id: int, layer_id: int
+    session: DbSession, _: Reader, schedule_id: Id, layer_id: Id
 ) -> list[schemas.RestrictionOut]:
     view = await service.get_layer(session, schedule_id, layer_id)
     return _restrictions(view.version.restrictions)
@@ -293,8 +295,8 @@ async def list_restrictions(
 async def set_restrictions(
     session: DbSession,
     principal: Writer,
-    schedule_id: int,
-    layer_id: int,
+    schedule_id: Id,
+    layer_id: Id,
     body: schemas.RestrictionsUpdate,
 ) -> schemas.LayerOut:
     """Replace the windows; an empty list removes every restriction."""
@@ -310,8 +312,8 @@ async def set_restrictions(
 async def add_restriction(
     session: DbSession,
     principal: Writer,
-    schedule_id: int,
-    layer_id: int,
+    schedule_id: Id,
+    layer_id: Id,
     body: schemas.RestrictionIn,
 ) -> schemas.LayerOut:
     view = await service.add_restriction(session, principal, schedule_id, layer_id, body)
@@ -323,7 +325,11 @@ async def add_restriction(
     response_model=schemas.LayerOut,
 )
 async def remove_restriction(
-    session: DbSession, principal: Writer, schedule_id: int, layer_id: int, index: int
+    session: DbSession,
+    principal: Writer,
+    schedule_id: Id,
+    layer_id: Id,
+    index: Annotated[int, Path(ge=0, lt=schemas.MAX_RESTRICTIONS)],
 ) -> schemas.LayerOut:
     """``index`` is the restriction's position in the layer's list (0 = first)."""
     view = await service.remove_restriction(session, principal, schedule_id, layer_id, index)
@@ -338,10 +344,10 @@ async def list_overrides(
     session: DbSession,
     _: Reader,
     page: PageQuery,
-    schedule_id: int,
+    schedule_id: Id,
     start: When = None,
     end: When = None,
-    user_id: int | None = None,
+    user_id: Id | None = None,
 ) -> Page[schemas.OverrideOut]:
     """Overrides overlapping ``[start, end)`` when given, oldest first."""
     items, cursor = await overrides.list_overrides(
@@ -356,7 +362,7 @@ async def list_overrides(
     status_code=status.HTTP_201_CREATED,
 )
 async def create_override(
-    session: DbSession, principal: Writer, schedule_id: int, body: schemas.OverrideCreate
+    session: DbSession, principal: Writer, schedule_id: Id, body: schemas.OverrideCreate
 ) -> schemas.OverrideOut:
     """A start in the past takes effect now; 409 lists the ids of conflicting overrides."""
     override = await overrides.create_override(session, principal, schedule_id, body)
@@ -365,7 +371,7 @@ async def create_override(
 
 @router.get("/schedules/{schedule_id}/overrides/{override_id}", response_model=schemas.OverrideOut)
 async def get_override(
-    session: DbSession, _: Reader, schedule_id: int, override_id: int
+    session: DbSession, _: Reader, schedule_id: Id, override_id: Id
 ) -> schemas.OverrideOut:
     override = await overrides.get_override(session, schedule_id, override_id)
     return schemas.OverrideOut.model_validate(override)
@@ -377,8 +383,8 @@ async def get_override(
 async def update_override(
     session: DbSession,
     principal: Writer,
-    schedule_id: int,
-    override_id: int,
+    schedule_id: Id,
+    override_id: Id,
     body: schemas.OverrideUpdate,
 ) -> schemas.OverrideOut:
     """Once an override has started only its end and reason can change."""
@@ -390,7 +396,7 @@ async def update_override(
     "/schedules/{schedule_id}/overrides/{override_id}", status_code=status.HTTP_204_NO_CONTENT
 )
 async def delete_override(
-    session: DbSession, principal: Writer, schedule_id: int, override_id: int
+    session: DbSession, principal: Writer, schedule_id: Id, override_id: Id
 ) -> Response:
     """Removes the override's future: one that already started ends now and stays in history."""
     await overrides.delete_override(session, principal, schedule_id, override_id)
@@ -406,7 +412,7 @@ async def who_is_on_call(
     clock: ClockDep,
     _: Reader,
     at: When = None,
-    team_id: int | None = None,
+    team_id: Id | None = None,
 ) -> list[schemas.OnCallOut]:
     """Every schedule (or a team's): responders, shadows, until when, and who is next."""
     found = await answers.who_is_on_call(session, None, at or clock.now())
@@ -420,7 +426,7 @@ async def pager_load_all(
     _: Reader,
     start: When = None,
     end: When = None,
-    team_id: int | None = None,
+    team_id: Id | None = None,
 ) -> schemas.LoadOut:
     """Pager load over every schedule (or a team's); default: the past four weeks."""
     now = clock.now()
@@ -430,7 +436,7 @@ async def pager_load_all(
 
 @router.get("/schedules/{schedule_id}/oncall", response_model=schemas.OnCallOut)
 async def schedule_on_call(
-    session: DbSession, clock: ClockDep, _: Reader, schedule_id: int, at: When = None
+    session: DbSession, clock: ClockDep, _: Reader, schedule_id: Id, at: When = None
 ) -> schemas.OnCallOut:
     return await answers.schedule_on_call(session, schedule_id, at or clock.now())
 
@@ -440,7 +446,7 @@ async def final_schedule(
     session: DbSession,
     clock: ClockDep,
     _: Reader,
-    schedule_id: int,
+    schedule_id: Id,
     start: When = None,
     end: When = None,
 ) -> schemas.FinalScheduleOut:
@@ -454,7 +460,7 @@ async def coverage_gaps(
     session: DbSession,
     clock: ClockDep,
     _: Reader,
-    schedule_id: int,
+    schedule_id: Id,
     start: When = None,
     end: When = None,
 ) -> schemas.GapsOut:
@@ -468,7 +474,7 @@ async def pager_load(
     session: DbSession,
     clock: ClockDep,
     _: Reader,
-    schedule_id: int,
+    schedule_id: Id,
     start: When = None,
     end: When = None,
 ) -> schemas.LoadOut:
@@ -483,9 +489,9 @@ async def next_shift(
     session: DbSession,
     clock: ClockDep,
     _: Reader,
-    user_id: int,
+    user_id: Id,
     after: When = None,
-    schedule_id: int | None = None,
+    schedule_id: Id | None = None,
     within_days: Annotated[int, Query(ge=1, le=366)] = 90,
 ) -> schemas.NextShiftOut:
     """The user's current or next responder shift, on one schedule or on any."""
@@ -502,14 +508,14 @@ async def next_shift(
 
 
 @router.get("/users/{user_id}/oncall-preferences", response_model=schemas.PreferencesOut)
-async def get_preferences(session: DbSession, _: Reader, user_id: int) -> schemas.PreferencesOut:
+async def get_preferences(session: DbSession, _: Reader, user_id: Id) -> schemas.PreferencesOut:
     prefs = await preferences.get_preferences(session, user_id)
     return schemas.PreferencesOut.model_validate(prefs)
 
 
 @router.patch("/users/{user_id}/oncall-preferences", response_model=schemas.PreferencesOut)
 async def update_preferences(
-    session: DbSession, principal: Writer, user_id: int, body: schemas.PreferencesUpdate
+    session: DbSession, principal: Writer, user_id: Id, body: schemas.PreferencesUpdate
 ) -> schemas.PreferencesOut:
     prefs = await preferences.update_preferences(session, principal, user_id, body)
     return schemas.PreferencesOut.model_validate(prefs)
@@ -527,7 +533,7 @@ async def create_cover_request(
     session: DbSession,
     clock: ClockDep,
     principal: Writer,
-    schedule_id: int,
+    schedule_id: Id,
     body: schemas.CoverRequestCreate,
 ) -> schemas.CoverRequestOut:
     """Ask for cover; the schedule's other participants are told."""
@@ -541,9 +547,9 @@ async def list_cover_requests(
     clock: ClockDep,
     _: Reader,
     page: PageQuery,
-    schedule_id: int | None = None,
+    schedule_id: Id | None = None,
     state: CoverRequestState | None = None,
-    requester_id: int | None = None,
+    requester_id: Id | None = None,
 ) -> Page[schemas.CoverRequestOut]:
     items, cursor = await cover.list_requests(
         session, page, schedule_id=schedule_id, state=state, requester_id=requester_id
@@ -554,14 +560,14 @@ async def list_cover_requests(
 
 @router.get("/cover-requests/{request_id}", response_model=schemas.CoverRequestOut)
 async def get_cover_request(
-    session: DbSession, clock: ClockDep, _: Reader, request_id: int
+    session: DbSession, clock: ClockDep, _: Reader, request_id: Id
 ) -> schemas.CoverRequestOut:
     return cover.as_out(await cover.get_request(session, request_id), clock.now())
 
 
 @router.post("/cover-requests/{request_id}/accept", response_model=schemas.CoverRequestOut)
 async def accept_cover_request(
-    session: DbSession, clock: ClockDep, principal: Writer, request_id: int
+    session: DbSession, clock: ClockDep, principal: Writer, request_id: Id
 ) -> schemas.CoverRequestOut:
     """Creates an override (you replace the requester) and tells you both."""
     accepted = await cover.accept_request(session, principal, request_id)
@@ -570,7 +576,7 @@ async def accept_cover_request(
 
 @router.post("/cover-requests/{request_id}/cancel", response_model=schemas.CoverRequestOut)
 async def cancel_cover_request(
-    session: DbSession, clock: ClockDep, principal: Writer, request_id: int
+    session: DbSession, clock: ClockDep, principal: Writer, request_id: Id
 ) -> schemas.CoverRequestOut:
     cancelled = await cover.cancel_request(session, principal, request_id)
     return cover.as_out(cancelled, clock.now())
@@ -605,7 +611,7 @@ async def list_feeds(
 
 
 @router.delete("/calendar-feeds/{feed_id}", response_model=schemas.FeedOut)
-async def revoke_feed(session: DbSession, principal: Writer, feed_id: int) -> schemas.FeedOut:
+async def revoke_feed(session: DbSession, principal: Writer, feed_id: Id) -> schemas.FeedOut:
     """The feed URL stops working at once (404)."""
     return schemas.FeedOut.model_validate(await feeds.revoke_feed(session, principal, feed_id))
 
@@ -616,9 +622,15 @@ async def revoke_feed(session: DbSession, principal: Writer, feed_id: int) -> sc
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
 )
-async def calendar(session: DbSession, token: str) -> Response:
+async def calendar(request: Request, session: DbSession, token: str) -> Response:
     """The iCalendar feed behind a secret URL; subscribe to it from Google Calendar or Outlook."""
-    body = await feeds.render_feed(session, token)
+    guard, address = auth_guard(request), source_address(request)
+    guard.check(address, Credential.FEED_TOKEN)
+    try:
+        body = await feeds.render_feed(session, token)
+    except NotFound:
+        guard.failed(address, Credential.FEED_TOKEN)
+        raise
     return Response(
         content=body,
         media_type="text/calendar; charset=utf-8",

@@ -73,7 +73,7 @@ async def create_feed(
         user_id=data.user_id,
         owner_id=principal.user_id,
         name=data.name,
-        prefix=display_prefix(secret),
+        prefix=display_prefix(secret, FEED_PREFIX),
         token_hash=hash_secret(secret),
         created_at=session_clock(session).now(),
     )

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.schemas import InputModel, Name, OutputModel, PatchModel, TimeZoneName
+from app.core.schemas import Id, InputModel, Line, Name, OutputModel, PatchModel, Text, TimeZoneName
 from app.schedules.models import CoverRequestState, FeedKind
 from app.schedules.oncall import MAX_SHIFT_DAYS, MAX_SHIFT_HOURS, ShiftUnit
 
@@ -123,8 +123,8 @@ class RestrictionOut(OutputModel):
 
 ShiftLength = Annotated[int, Field(ge=1, le=MAX_SHIFT_HOURS, description="Shift length, > 0.")]
 ShiftUnitName = Annotated[str, Field(pattern="^(hours|days|weeks)$")]
-Participants = Annotated[list[int], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
-Shadows = Annotated[list[int], Field(max_length=MAX_PARTICIPANTS)]
+Participants = Annotated[list[Id], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
+Shadows = Annotated[list[Id], Field(max_length=MAX_PARTICIPANTS)]
 
 
 class LayerCreate(InputModel):
@@ -175,9 +175,12 @@ class ParticipantsUpdate(InputModel):
 
 
 class ParticipantAdd(InputModel):
-    user_id: int
+    user_id: Id
     position: int | None = Field(
-        default=None, ge=0, description="Where to insert (0 = first); default: at the end."
+        default=None,
+        ge=0,
+        le=MAX_PARTICIPANTS,
+        description="Where to insert (0 = first); default: at the end.",
     )
 
 
@@ -186,7 +189,7 @@ class ShadowsUpdate(InputModel):
 
 
 class ShadowAdd(InputModel):
-    user_id: int
+    user_id: Id
 
 
 class RestrictionsUpdate(InputModel):
@@ -232,17 +235,17 @@ class LayerVersionOut(OutputModel):
 
 class ScheduleCreate(InputModel):
     name: Name
-    team_id: int
+    team_id: Id
     time_zone: TimeZoneName = "UTC"
-    description: str = Field(default="", max_length=2000)
+    description: Text = Field(default="", max_length=2000)
     layers: list[LayerCreate] = Field(default_factory=list, max_length=MAX_LAYERS)
 
 
 class ScheduleUpdate(PatchModel):
     name: Name | None = None
-    team_id: int | None = None
+    team_id: Id | None = None
     time_zone: TimeZoneName | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    description: Text | None = Field(default=None, max_length=2000)
 
 
 class ScheduleOut(OutputModel):
@@ -273,11 +276,11 @@ def _after_start(value: datetime | None, info: ValidationInfo) -> datetime | Non
 class OverrideCreate(InputModel):
     start: AwareDatetime
     end: AwareDatetime
-    user_id: int = Field(description="Who covers.")
-    replaces_user_id: int | None = Field(
+    user_id: Id = Field(description="Who covers.")
+    replaces_user_id: Id | None = Field(
         default=None, description="Whom they replace; omit to take the whole schedule."
     )
-    reason: str = Field(default="", max_length=500)
+    reason: Text = Field(default="", max_length=500)
 
     _end_after_start = field_validator("end")(_after_start)
 
@@ -287,9 +290,9 @@ class OverrideUpdate(PatchModel):
 
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
-    user_id: int | None = None
-    replaces_user_id: int | None = None
-    reason: str | None = Field(default=None, max_length=500)
+    user_id: Id | None = None
+    replaces_user_id: Id | None = None
+    reason: Text | None = Field(default=None, max_length=500)
 
     _end_after_start = field_validator("end")(_after_start)
 
@@ -401,8 +404,8 @@ class LoadOut(OutputModel):
 class CoverRequestCreate(InputModel):
     start: AwareDatetime
     end: AwareDatetime
-    message: str = Field(default="", max_length=500)
-    requester_id: int | None = Field(
+    message: Text = Field(default="", max_length=500)
+    requester_id: Id | None = Field(
         default=None, description="Admins may ask on someone's behalf; default: yourself."
     )
 
@@ -428,11 +431,11 @@ class CoverRequestOut(OutputModel):
 
 
 class FeedCreate(InputModel):
-    schedule_id: int | None = Field(default=None, description="A feed of one schedule's shifts.")
-    user_id: int | None = Field(
+    schedule_id: Id | None = Field(default=None, description="A feed of one schedule's shifts.")
+    user_id: Id | None = Field(
         default=None, description="A feed of one person's shifts on every schedule."
     )
-    name: str = Field(default="", max_length=100)
+    name: Line = Field(default="", max_length=100)
 
     @model_validator(mode="after")
     def _one_subject(self) -> Self:

@@ -26,6 +26,7 @@ from app.core.auth import Principal
 from app.core.db import session_clock
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.pagination import PageParams, paginate
+from app.core.textsearch import contains_text
 from app.people.models import User
 from app.schedules import repository, schemas
 from app.schedules.models import (
@@ -226,7 +227,7 @@ async def list_schedules(
 ) -> tuple[Sequence[Schedule], str | None]:
     stmt = select(Schedule)
     if q:
-        stmt = stmt.where(func.lower(Schedule.name).like(f"%{q.lower()}%"))
+        stmt = stmt.where(contains_text(Schedule.name, q))
     if team_id is not None:
         stmt = stmt.where(Schedule.team_id == team_id)
     return await paginate(session, stmt, Schedule.id, page)

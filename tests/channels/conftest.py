@@ -17,7 +17,7 @@ from app.core.auth import Role
 from app.core.clock import ManualClock
 from app.core.settings import Environment, Settings
 from app.people.models import ContactType
-from tests.conftest import PUBLIC_URL
+from tests.conftest import PUBLIC_URL, TEST_ALLOWED_NETWORKS
 from tests.factories import Actor, Factory
 from tests.fakes.slack import FakeSlack
 from tests.fakes.smtp import FakeSMTP
@@ -49,6 +49,7 @@ def settings(
         "public_url": PUBLIC_URL,
         "engine_enabled": False,
         "log_format": "text",
+        "webhook_allowed_networks": TEST_ALLOWED_NETWORKS,
     }
     if request.node.get_closest_marker("console_only"):
         return Settings(**base)

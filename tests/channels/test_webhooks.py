@@ -55,10 +55,15 @@ async def test_an_escalation_target_webhook_gets_every_change_signed(
     assert events[0].json["text"] == "Acknowledged by Alice via api"
     assert events[0].json["incident"]["actor_user_id"] == oncall.alice.id
     assert events[2].json["incident"]["state"] == "resolved"
-    secret = app.state.settings.secret_key.get_secret_value()
-    from app.notify.webhook import signing_key
-
-    assert all(verified(e, signing_key(secret, url)) for e in [page, *events])
+    key = await api(
+        oncall.client,
+        oncall.admin,
+        "POST",
+        f"/api/v1/escalation-policies/{oncall.policy['id']}/webhook-key",
+        json={"address": url},
+    )
+    assert all(verified(e, key["signing_key"]) for e in [page, *events])
+    assert {e.header("X-Baton-Key-Id") for e in [page, *events]} == {key["key_id"]}
     assert len({e.header("X-Baton-Delivery") for e in [page, *events]}) == 4
     await webhook_receiver.assert_nothing_sent_within(0.2)
     # Status updates do not crowd the incident's timeline.

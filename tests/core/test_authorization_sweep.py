@@ -23,7 +23,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 EXPECTED_PUBLIC_ROUTES: dict[str, str] = {
     "/healthz": "none",
     "/readyz": "none",
-    "/metrics": "none",
+    "/metrics": "metrics-token",
     "/api/v1/calendars/{token}.ics": "feed-token",
     "/api/v1/integrations/alertmanager": "integration-key",
     "/api/v1/integrations/alertmanager/{key}": "integration-key",
@@ -136,13 +136,22 @@ async def test_a_viewer_gets_403_on_every_write(
     assert failures == []
 
 
+# Reads only admins may make: everything else is readable by every signed-in user.
+ADMIN_ONLY_READS = {"/api/v1/audit"}
+
+
 async def test_a_viewer_can_read(app: FastAPI, client: httpx.AsyncClient, factory) -> None:
     viewer = await factory.actor(Role.VIEWER)
+    admin = await factory.actor(Role.ADMIN)
     reads = [(m, p) for m, p in _requests(app) if m == "GET"]
     failures = []
     for method, path in reads:
         response = await client.request(method, path, headers=viewer.headers)
-        if response.status_code in (401, 403):
+        if path in ADMIN_ONLY_READS:
+            admin_answer = await client.request(method, path, headers=admin.headers)
+            if response.status_code != 403 or admin_answer.status_code in (401, 403):
+                failures.append(f"{method} {path} -> {response.status_code} (admin only)")
+        elif response.status_code in (401, 403):
             failures.append(f"{method} {path} -> {response.status_code}")
     assert failures == []
 

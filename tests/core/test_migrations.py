@@ -105,3 +105,57 @@ async def test_readyz_is_not_ready_while_the_schema_is_behind(
                 assert ready.json()["schema"]["current"] == head_revision()
     finally:
         await db.dispose()
+
+
+async def test_existing_webhooks_get_fresh_keys_and_keep_the_old_one_through_the_grace(
+    empty_database_url: str,
+) -> None:
+    """Receivers configured with the key Baton used to derive from the URL keep verifying
+    while their owners fetch the new, random key."""
+    from sqlalchemy import text
+
+    from app.core.crypto import SecretBox
+    from app.core.settings import load_settings
+    from app.notify.webhook import legacy_signing_key
+    from app.notify.webhook_keys import PURPOSE
+
+    engine = make_engine(empty_database_url)
+    url = "https://hooks.example.com/alice"
+    try:
+        await upgrade(engine, "0006")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, name, email, time_zone, role, config_managed, "
+                    "created_at, updated_at) VALUES (1, 'Alice', 'a@example.com', 'UTC', "
+                    "'member', false, '2026-01-01', '2026-01-01')"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO contact_methods (id, user_id, type, address, label, "
+                    "verification_attempts, disabled_reason, config_managed, created_at, "
+                    "updated_at) VALUES (1, 1, "
+                    "'webhook', "
+                    ":url, '', 0, '', false, '2026-01-01', '2026-01-01')"
+                ),
+                {"url": url},
+            )
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT secret_encrypted, retires_at FROM webhook_signing_keys "
+                        "WHERE contact_method_id = 1 ORDER BY created_at"
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    settings = load_settings()
+    box = SecretBox(settings.secret_key.get_secret_value(), PURPOSE)
+    (legacy, legacy_retires), (fresh, fresh_retires) = rows
+    assert box.decrypt(legacy) == legacy_signing_key(settings.secret_key.get_secret_value(), url)
+    assert legacy_retires is not None and fresh_retires is None
+    assert box.decrypt(fresh).startswith("whsec_")

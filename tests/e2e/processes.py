@@ -69,6 +69,8 @@ class BatonProcess:
             BATON_PUBLIC_URL=self.url,
             BATON_BOOTSTRAP_TOKEN=self.token,
             BATON_CONFIG_FILE="/nonexistent",
+            # The outside receivers of these tests listen on loopback.
+            BATON_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
             BATON_LOG_FORMAT="json",
             BATON_LOG_LEVEL="WARNING",
             **self.env_extra,

@@ -67,38 +67,6 @@ async def test_a_permanent_failure_falls_through_to_the_next_rule_at_once(
     assert "notification_failed" in timeline and "notification_fallthrough" in timeline
 
 
-async def test_an_unknown_outcome_is_recorded_not_repeated(
-    client: httpx.AsyncClient,
-    setup: Setup,
-    engine: Engine,
-    webhook_receiver: WebhookReceiver,
-    app,
-    fire: Fire,
-) -> None:
-    """The process died between handing a page to the provider and recording the result."""
-    await add_contact(
-        client,
-        setup.admin,
-        setup.alice.id,
-        "webhook",
-        webhook_receiver.url_for("/alice-backup"),
-        after_minutes=3,
-    )
-    incident = await fire()
-    claimed = await app.state.dispatcher.claim()  # ... and then the process is killed
-    assert [c.message.address for c in claimed] == [webhook_receiver.url_for("/alice")]
-    await engine.advance(seconds=31)  # past the send deadline
-    await webhook_receiver.expect_event(path="/alice-backup")
-    await webhook_receiver.assert_nothing_sent_within(0.2)
-    first = next(
-        n for n in await notifications(client, setup, incident) if n["address"].endswith("/alice")
-    )
-    assert first["status"] == "failed" and "outcome unknown" in first["last_error"]
-    # Escalation is not affected: Bob is paged on time.
-    await engine.advance(minutes=5)
-    await webhook_receiver.expect_event(path="/bob")
-
-
 async def test_ack_cancels_rules_that_have_not_fired(
     client: httpx.AsyncClient,
     setup: Setup,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from app.alerts.grouping import AlertAction, InboundAlert, InboundBatch, normalize_severity
@@ -105,7 +106,17 @@ def _alert(raw: Any, index: int, envelope: dict[str, Any]) -> InboundAlert:
         details=details,
         links=tuple(links),
         starts_at=parse_time(raw.get("startsAt"), f"{where}.startsAt"),
+        ends_at=_ended_at(raw.get("endsAt")) if status == "resolved" else None,
     )
+
+
+def _ended_at(value: Any) -> datetime | None:
+    # A firing alert's endsAt is only Alertmanager's expiry guess; a resolved one's is when it
+    # really ended. A malformed one must not refuse the resolution: the alert would stay open.
+    try:
+        return parse_time(value, "endsAt")
+    except InvalidPayload:
+        return None
 
 
 def _summary(labels: dict[str, str], annotations: dict[str, str]) -> str:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
+
+from app.alerts.grouping import InboundAlert, InboundBatch
+from app.core.jsondepth import nests_deeper_than, too_deep_detail
+from app.core.validation import sanitize_line, sanitize_text
 
 ZERO_TIME_PREFIX = "0001-01-01"
 
@@ -21,6 +26,8 @@ class InvalidPayload(ValueError):
 def load_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise InvalidPayload("the request body is empty; expected a JSON object")
+    if nests_deeper_than(body):
+        raise InvalidPayload(too_deep_detail())
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -66,3 +73,40 @@ def string_map(value: Any, field: str) -> dict[str, str]:
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sanitized(batch: InboundBatch) -> InboundBatch:
+    """What a source sent, safe to store and show: control characters and bidi overrides in
+    its text become U+FFFD (line breaks too, in one-line fields). An alert is never refused
+    for its characters: a page must not be lost to a stray byte."""
+    return dataclasses.replace(
+        batch,
+        alerts=tuple(_sanitized_alert(alert) for alert in batch.alerts),
+        group_key=None if batch.group_key is None else sanitize_text(batch.group_key),
+        group_title=None if batch.group_title is None else sanitize_line(batch.group_title),
+    )
+
+
+def _sanitized_alert(alert: InboundAlert) -> InboundAlert:
+    return dataclasses.replace(
+        alert,
+        dedup_key=sanitize_text(alert.dedup_key),
+        summary=sanitize_line(alert.summary),
+        severity=sanitize_line(alert.severity),
+        source=sanitize_line(alert.source),
+        details=_sanitized_json(alert.details),
+        links=tuple(
+            {sanitize_line(k): sanitize_line(v) for k, v in link.items()} for link in alert.links
+        ),
+    )
+
+
+def _sanitized_json(value: Any) -> Any:
+    # Depth is bounded: bodies nesting deeper than MAX_JSON_DEPTH were refused at parse time.
+    if isinstance(value, str):
+        return sanitize_text(value)
+    if isinstance(value, dict):
+        return {sanitize_text(str(k)): _sanitized_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sanitized_json(v) for v in value]
+    return value

@@ -14,7 +14,8 @@ from pydantic import Field
 from app.core.auth import AdminOnly, Reader, Writer, public_route
 from app.core.db import Database
 from app.core.errors import Forbidden, InvalidInput
-from app.core.schemas import InputModel, OutputModel
+from app.core.jsondepth import nests_deeper_than, too_deep_detail
+from app.core.schemas import Id, InputModel, OutputModel
 from app.core.session import DbSession
 from app.integrations.slack import linking
 from app.integrations.slack.interactions import HANDLERS, RESPONDERS, SlackContext, dedupe_key
@@ -43,7 +44,10 @@ def parse_payload(body: bytes) -> dict[str, Any]:
     """The ``payload`` form field of an interaction, as JSON; 400 for anything else."""
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-        payload = json.loads(fields["payload"][0])
+        text = fields["payload"][0]
+        if nests_deeper_than(text.encode()):
+            raise InvalidInput(too_deep_detail(), code="bad_payload", field="body.payload")
+        payload = json.loads(text)
     except (UnicodeDecodeError, KeyError, IndexError, ValueError):
         raise InvalidInput(
             "expected a form field 'payload' holding JSON", code="bad_payload", field="body.payload"
@@ -101,7 +105,7 @@ class SlackLinkSet(InputModel):
     )
 
 
-def _link_out(user_id: int, link: Any) -> SlackLinkOut:
+def _link_out(user_id: Id, link: Any) -> SlackLinkOut:
     if link is None:
         return SlackLinkOut(user_id=user_id, linked=False)
     return SlackLinkOut(
@@ -114,14 +118,14 @@ def _link_out(user_id: int, link: Any) -> SlackLinkOut:
 
 
 @router.get("/api/v1/users/{user_id}/slack-link", response_model=SlackLinkOut)
-async def get_slack_link(session: DbSession, _: Reader, user_id: int) -> SlackLinkOut:
+async def get_slack_link(session: DbSession, _: Reader, user_id: Id) -> SlackLinkOut:
     await people.get_user(session, user_id)
     return _link_out(user_id, await linking.link_for_user(session, user_id))
 
 
 @router.put("/api/v1/users/{user_id}/slack-link", response_model=SlackLinkOut)
 async def set_slack_link(
-    request: Request, session: DbSession, principal: AdminOnly, user_id: int, body: SlackLinkSet
+    request: Request, session: DbSession, principal: AdminOnly, user_id: Id, body: SlackLinkSet
 ) -> SlackLinkOut:
     """Admins link a Slack user whose Slack e-mail differs from their Baton e-mail."""
     await people.get_user(session, user_id)
@@ -137,7 +141,7 @@ async def set_slack_link(
 
 
 @router.delete("/api/v1/users/{user_id}/slack-link", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_slack_link(session: DbSession, principal: Writer, user_id: int) -> Response:
+async def delete_slack_link(session: DbSession, principal: Writer, user_id: Id) -> Response:
     await people.get_user(session, user_id)
     principal.require_self_or_admin(user_id)
     await linking.unlink(session, user_id)

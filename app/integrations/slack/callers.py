@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.errors import NotFound
+from app.core.textsearch import starts_with_text
 from app.incidents.models import Incident, IncidentState, Page
 from app.incidents.timeline import Channel
 from app.integrations.slack import linking
@@ -138,7 +139,7 @@ async def _posted_here(session: AsyncSession, channel_id: str, thread_ts: str) -
     where = (
         Notification.provider_message_id == f"{channel_id}:{thread_ts}"
         if thread_ts
-        else Notification.provider_message_id.like(f"{channel_id}:%")
+        else starts_with_text(Notification.provider_message_id, f"{channel_id}:")
     )
     rows = await session.scalars(
         select(Notification.incident_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from app.audit import service as audit
 from app.integrations.slack import commands, incident_commands, linking, schedule_commands
 from app.integrations.slack.callers import (
     LINK_HELP,
@@ -94,6 +95,7 @@ async def link(ctx: SlackContext, request: CommandRequest) -> Reply:
                 "Ask a Baton admin to give your Baton user that address, or to link you "
                 "(PUT /api/v1/users/<your id>/slack-link)."
             )
+        audit.act_as(session, audit.Actor.person(user.id, "slack"))
         await linking.save_link(
             session,
             team_id=request.team_id,
@@ -107,6 +109,7 @@ async def link(ctx: SlackContext, request: CommandRequest) -> Reply:
 
 async def unlink(ctx: SlackContext, user_id: int) -> Reply:
     async with ctx.db.transaction() as session:
+        audit.act_as(session, audit.Actor.person(user_id, "slack"))
         removed = await linking.unlink(session, user_id)
     if not removed:
         return Reply("You were not linked explicitly; nothing to undo.")

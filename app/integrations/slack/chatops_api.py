@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.auth import Reader, Writer, public_route
 from app.core.errors import Forbidden
+from app.core.schemas import Id
 from app.core.session import DbSession
 
 # Imported for its registrations: the dialogs and the cover Accept button.
@@ -107,14 +108,14 @@ ANNOUNCEMENTS_PATH = "/api/v1/schedules/{schedule_id}/slack-announcements"
 
 
 @router.get(ANNOUNCEMENTS_PATH, response_model=AnnouncementOut)
-async def get_announcements(session: DbSession, _: Reader, schedule_id: int) -> AnnouncementOut:
+async def get_announcements(session: DbSession, _: Reader, schedule_id: Id) -> AnnouncementOut:
     """The schedule's Slack announcement settings and what was last announced."""
     return announce.as_out(schedule_id, await announce.get_settings(session, schedule_id))
 
 
 @router.put(ANNOUNCEMENTS_PATH, response_model=AnnouncementOut)
 async def set_announcements(
-    session: DbSession, principal: Writer, schedule_id: int, body: AnnouncementIn
+    session: DbSession, principal: Writer, schedule_id: Id, body: AnnouncementIn
 ) -> AnnouncementOut:
     """Post to a channel at hand-offs and/or daily, keep a user group and a topic in sync."""
     row = await announce.set_settings(session, principal, schedule_id, body)
@@ -122,6 +123,6 @@ async def set_announcements(
 
 
 @router.delete(ANNOUNCEMENTS_PATH, status_code=status.HTTP_204_NO_CONTENT)
-async def delete_announcements(session: DbSession, principal: Writer, schedule_id: int) -> Response:
+async def delete_announcements(session: DbSession, principal: Writer, schedule_id: Id) -> Response:
     await announce.delete_settings(session, principal, schedule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
@@ -50,12 +50,16 @@ async def save_link(
     now: datetime,
 ) -> SlackUserLink:
     """Link (or re-link) a Slack user; one Baton user may have one link per workspace."""
-    await session.execute(
-        delete(SlackUserLink).where(
+    # Row by row rather than one DELETE statement, so the audit log sees each link go.
+    replaced = await session.scalars(
+        select(SlackUserLink).where(
             SlackUserLink.slack_team_id == team_id,
             (SlackUserLink.slack_user_id == slack_user_id) | (SlackUserLink.user_id == user_id),
         )
     )
+    for old in replaced.all():
+        await session.delete(old)
+    await session.flush()
     link = SlackUserLink(
         slack_team_id=team_id,
         slack_user_id=slack_user_id,
@@ -69,8 +73,13 @@ async def save_link(
 
 
 async def unlink(session: AsyncSession, user_id: int) -> int:
-    result = await session.execute(delete(SlackUserLink).where(SlackUserLink.user_id == user_id))
-    return result.rowcount or 0
+    links = (
+        await session.scalars(select(SlackUserLink).where(SlackUserLink.user_id == user_id))
+    ).all()
+    for link in links:
+        await session.delete(link)
+    await session.flush()
+    return len(links)
 
 
 async def resolve_user(db: Database, api: SlackApi, team_id: str, slack_user_id: str) -> int | None:

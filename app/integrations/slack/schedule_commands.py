@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import service as catalog
 from app.catalog.models import Service
 from app.core.db import session_clock
 from app.core.errors import BatonError
+from app.core.textsearch import contains_text
 from app.escalation import service as escalation
 from app.integrations.slack import commands, replies
 from app.integrations.slack.callers import Call, Refusal
@@ -57,11 +58,10 @@ async def find_target(session: AsyncSession, name: str) -> Target:
     exact = await _exact(session, name)
     if exact is not None:
         return exact
-    pattern = f"%{name.lower()}%"
     candidates: list[Target] = []
     for kind, model in (("schedule", Schedule), ("service", Service), ("team", Team)):
         rows = await session.execute(
-            select(model.id, model.name).where(func.lower(model.name).like(pattern)).limit(10)
+            select(model.id, model.name).where(contains_text(model.name, name)).limit(10)
         )
         candidates += [Target(kind, row_id, row_name) for row_id, row_name in rows.all()]
     if len(candidates) == 1:

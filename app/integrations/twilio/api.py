@@ -29,7 +29,8 @@ def _twiml(xml: str) -> Response:
 
 def _query_int(request: Request, name: str) -> int | None:
     value = request.query_params.get(name)
-    if value is None or not value.isdigit():
+    # Ids are 64-bit: a longer number names no row (and would overflow the database driver).
+    if value is None or not value.isdigit() or len(value) > 18:
         return None
     return int(value)
 
