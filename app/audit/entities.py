@@ -9,8 +9,9 @@ Secrets never reach an audit row: a column whose name says it holds one (any ``_
 part in :data:`SECRET_NAME_PARTS`, such as ``token_hash``, ``key_prefix``, ``signing_secret``,
 ``secret_encrypted``, ``verification_code_hash``) is written as ``"[redacted]"``, whether the
 table lists it or not, so a secret column added later is redacted without anyone remembering
-to. ``ignore`` lists bookkeeping that is not a configuration change (last use, heartbeat state,
-what the Slack announcer last posted): a change to those alone writes no row.
+to; ``public`` names the few exceptions. ``ignore`` lists bookkeeping that is not a change of
+configuration (last use, heartbeat state, what the Slack announcer last posted): a change to
+those alone writes no row.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class Audited:
     # (column, action): the column going from NULL to a value is recorded as that action
     # ("revoked", "verified") rather than as a plain "updated".
     transitions: tuple[tuple[str, str], ...] = ()
+    # Columns whose names look secret but hold public values (a key's public id).
+    public: frozenset[str] = frozenset()
 
 
 AUDITED_TABLES: dict[str, Audited] = {
@@ -129,7 +132,10 @@ AUDITED_TABLES: dict[str, Audited] = {
     ),
     "slack_user_links": Audited(EntityType.SLACK_LINK),
     "webhook_signing_keys": Audited(
-        EntityType.WEBHOOK_KEY, transitions=(("retires_at", "rotated"),)
+        EntityType.WEBHOOK_KEY,
+        transitions=(("retires_at", "rotated"),),
+        # Sent with every delivery; the secret is in secret_encrypted.
+        public=frozenset({"key_id"}),
     ),
 }
 

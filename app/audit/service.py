@@ -157,8 +157,8 @@ def _without_credentials(text: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _value_for(name: str, value: Any) -> Any:
-    if is_secret_column(name):
+def _value_for(name: str, value: Any, public: frozenset[str] = frozenset()) -> Any:
+    if is_secret_column(name) and name not in public:
         return None if value is None else REDACTED
     return _plain(value)
 
@@ -173,6 +173,7 @@ def _columns(
     skip: set[str],
     *,
     inserted: bool = False,
+    public: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for prop in state.mapper.column_attrs:
@@ -183,7 +184,7 @@ def _columns(
         if value is _MISSING and inserted and prop.columns[0].server_default is None:
             value = None  # left unset on a new row: it was inserted as NULL
         if value is not _MISSING:
-            values[key] = _value_for(key, value)
+            values[key] = _value_for(key, value, public)
     return values
 
 
@@ -253,12 +254,14 @@ def _entity_change(
     # The id is the record's entity_id; a key that names something else (a user) stays.
     own_id = {"id"}
     if kind == "create":
-        after = _columns(state, spec.ignore, own_id, inserted=True) | _collections_now(
-            state, collections
-        )
+        after = _columns(
+            state, spec.ignore, own_id, inserted=True, public=spec.public
+        ) | _collections_now(state, collections)
         return _Change(spec.entity, entity_id, kind, "created", {}, after, transaction)
     if kind == "delete":
-        before = _columns(state, spec.ignore, own_id) | _collections_now(state, collections)
+        before = _columns(state, spec.ignore, own_id, public=spec.public) | _collections_now(
+            state, collections
+        )
         return _Change(spec.entity, entity_id, kind, "deleted", before, {}, transaction)
     before, after = _collection_changes(state, collections)
     secrets: set[str] = set()
@@ -274,9 +277,9 @@ def _entity_change(
         new = history.added[0]
         if old == new:
             continue
-        before[key] = _value_for(key, old)
-        after[key] = _value_for(key, new)
-        if is_secret_column(key):
+        before[key] = _value_for(key, old, spec.public)
+        after[key] = _value_for(key, new, spec.public)
+        if is_secret_column(key) and key not in spec.public:
             secrets.add(key)
         for column, transition in spec.transitions:
             if key == column and old is None and new is not None:

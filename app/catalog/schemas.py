@@ -7,13 +7,24 @@ from pydantic import AfterValidator, Field, model_validator
 
 from app.catalog.models import SupportModel, UrgencyRule
 from app.core import validation
-from app.core.schemas import Id, InputModel, OutputModel, PatchModel, Text
+from app.core.schemas import (
+    EARLIEST_INSTANT,
+    INSTANT_LIMIT,
+    Id,
+    InputModel,
+    OutputModel,
+    PatchModel,
+    Text,
+)
 
 ServiceName = Annotated[
     str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w .:/-]*$")
 ]
 RunbookUrl = Annotated[str, AfterValidator(lambda v: validation.http_url(v) if v else v)]
 Labels = Annotated[dict[str, str], Field(max_length=50)]
+# An instant in the years the calendar maths can handle; a missing offset is refused below,
+# with an example.
+Moment = Annotated[datetime, Field(ge=EARLIEST_INSTANT, lt=INSTANT_LIMIT)]
 FallbackEmail = Annotated[str, AfterValidator(lambda v: validation.email(v) if v else v)]
 FallbackChannel = Annotated[
     str, Field(max_length=80), AfterValidator(lambda v: validation.slack_channel(v) if v else v)
@@ -80,8 +91,8 @@ class ServiceOut(OutputModel):
 
 
 class MaintenanceCreate(InputModel):
-    starts_at: datetime | None = Field(default=None, description="Default: now.")
-    ends_at: datetime
+    starts_at: Moment | None = Field(default=None, description="Default: now.")
+    ends_at: Moment
     reason: Text = Field(default="", max_length=500)
 
     @model_validator(mode="after")

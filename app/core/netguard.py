@@ -82,8 +82,9 @@ class NetworkPolicy:
             return
         reason = blocked_reason(ip)
         if reason is not None:
+            shown = candidates[-1]  # an IPv4-mapped address reads better as IPv4
             raise BlockedDestination(
-                f"{ip} is {reason}; Baton does not send there unless "
+                f"{shown} is {reason}; Baton does not send there unless "
                 "BATON_WEBHOOK_ALLOWED_NETWORKS allows it"
             )
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from app.core import validation
 
@@ -74,6 +83,13 @@ class Page(BaseModel, Generic[T]):
 # a query or a body is refused with the field's name instead of overflowing in the driver.
 ID_LIMIT = 2**63
 Id = Annotated[int, Field(ge=1, lt=ID_LIMIT)]
+# The instants and days the API takes (instants with a UTC offset): far enough for anything an
+# on-call tool plans, and far enough from the ends of Python's calendar that adding a window or
+# a rotation to them stays inside it.
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+INSTANT_LIMIT = datetime(9000, 1, 1, tzinfo=UTC)
+Instant = Annotated[AwareDatetime, Field(ge=EARLIEST_INSTANT, lt=INSTANT_LIMIT)]
+Day = Annotated[date, Field(ge=EARLIEST_INSTANT.date(), lt=INSTANT_LIMIT.date())]
 TimeZoneName = Annotated[str, AfterValidator(validation.time_zone)]
 EmailAddress = Annotated[str, AfterValidator(validation.email)]
 # Human text: control characters and bidi overrides are refused (a Line has no line breaks).

@@ -12,13 +12,12 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from app.core.auth import Reader, Writer, public_route
 from app.core.authguard import Credential, auth_guard, source_address
 from app.core.errors import NotFound
 from app.core.pagination import PageQuery
-from app.core.schemas import Id, Page
+from app.core.schemas import Id, Instant, Page
 from app.core.session import ClockDep, DbSession, SettingsDep
 from app.schedules import answers, cover, feeds, overrides, preferences, schemas, service
 from app.schedules.models import CoverRequestState, LayerVersion
@@ -27,7 +26,7 @@ from app.schedules.service import LayerView
 
 router = APIRouter(prefix="/api/v1", tags=["schedules"])
 
-When = Annotated[AwareDatetime | None, Query(description="An instant with a UTC offset.")]
+When = Annotated[Instant | None, Query(description="An instant with a UTC offset.")]
 LOAD_WINDOW = timedelta(days=28)
 
 

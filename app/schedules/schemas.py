@@ -7,11 +7,10 @@ date in the schedule's time zone.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Annotated, Any, Self
 
 from pydantic import (
-    AwareDatetime,
     BeforeValidator,
     Field,
     ValidationInfo,
@@ -19,7 +18,18 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.schemas import Id, InputModel, Line, Name, OutputModel, PatchModel, Text, TimeZoneName
+from app.core.schemas import (
+    Day,
+    Id,
+    InputModel,
+    Instant,
+    Line,
+    Name,
+    OutputModel,
+    PatchModel,
+    Text,
+    TimeZoneName,
+)
 from app.schedules.models import CoverRequestState, FeedKind
 from app.schedules.oncall import MAX_SHIFT_DAYS, MAX_SHIFT_HOURS, ShiftUnit
 
@@ -55,7 +65,8 @@ def _weekday(value: Any) -> Any:
     return value
 
 
-Weekday = Annotated[int, BeforeValidator(_weekday), Field(ge=1, le=7)]
+# The bounds come first so the document shows them as minimum and maximum.
+Weekday = Annotated[int, Field(ge=1, le=7), BeforeValidator(_weekday)]
 
 
 def _wall_time(value: Any) -> Any:
@@ -139,10 +150,10 @@ class LayerCreate(InputModel):
     handoff_time: WallTime | None = Field(
         default=None, description="Local hand-off time; default: the wall time of start."
     )
-    start: AwareDatetime | date | None = Field(
+    start: Instant | Day | None = Field(
         default=None, description="When the rotation begins; default: now."
     )
-    end: AwareDatetime | None = None
+    end: Instant | None = None
     restrictions: list[RestrictionIn] = Field(default_factory=list, max_length=MAX_RESTRICTIONS)
 
     _shift_limit = field_validator("shift_length")(_shift_within_a_year)
@@ -158,8 +169,8 @@ class LayerUpdate(PatchModel):
     shift_unit: ShiftUnitName | None = None
     shift_length: ShiftLength | None = None
     handoff_time: WallTime | None = None
-    start: AwareDatetime | date | None = None
-    end: AwareDatetime | None = None
+    start: Instant | Day | None = None
+    end: Instant | None = None
     restrictions: list[RestrictionIn] | None = Field(default=None, max_length=MAX_RESTRICTIONS)
     keep_current: bool = Field(
         default=True,
@@ -274,8 +285,8 @@ def _after_start(value: datetime | None, info: ValidationInfo) -> datetime | Non
 
 
 class OverrideCreate(InputModel):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     user_id: Id = Field(description="Who covers.")
     replaces_user_id: Id | None = Field(
         default=None, description="Whom they replace; omit to take the whole schedule."
@@ -288,8 +299,8 @@ class OverrideCreate(InputModel):
 class OverrideUpdate(PatchModel):
     nullable = frozenset({"reason", "replaces_user_id"})
 
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: Instant | None = None
+    end: Instant | None = None
     user_id: Id | None = None
     replaces_user_id: Id | None = None
     reason: Text | None = Field(default=None, max_length=500)
@@ -402,8 +413,8 @@ class LoadOut(OutputModel):
 
 
 class CoverRequestCreate(InputModel):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     message: Text = Field(default="", max_length=500)
     requester_id: Id | None = Field(
         default=None, description="Admins may ask on someone's behalf; default: yourself."

@@ -73,6 +73,14 @@ async def test_no_secret_is_ever_written_to_the_audit_log(
     leaked = [s for s in secrets if s in dump]
     assert leaked == []
     assert REDACTED in dump  # the secret columns are there, as "[redacted]"
+    rows = await audit_rows(db)
+    assert "webhook_key" in {r.entity_type for r in rows}
+    public = {spec.entity.value: spec.public for spec in AUDITED_TABLES.values()}
+    for row in rows:
+        for side in (row.before or {}, row.after or {}):
+            for name, value in side.items():
+                if is_secret_column(name) and name not in public.get(row.entity_type, ()):
+                    assert value in (REDACTED, None), (row.entity_type, name)
     actions = [(r.entity_type, r.action) for r in await audit_rows(db, "contact_method")]
     assert ("contact_method", "verified") in actions
     assert ("contact_method", "updated") not in actions, "sending or trying a code is no change"

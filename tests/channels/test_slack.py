@@ -277,3 +277,35 @@ async def test_a_channel_named_by_name_is_posted_to_and_updated_by_id(
     await engine.tick()
     await channel.expect_update(page, "Acknowledged by")
     await channel.expect_thread_reply(page, "Acknowledged by")
+
+
+async def test_an_exhausted_escalation_is_posted_to_the_fallback_channel(
+    oncall: Oncall, slack: FakeSlack, engine: Engine, fake_smtp
+) -> None:
+    leads = slack.channel("C0LEADS001", name="incident-leads")
+    await oncall.contact(oncall.alice, "email", "alice@example.com")
+    await api(
+        oncall.client,
+        oncall.admin,
+        "PATCH",
+        f"/api/v1/escalation-policies/{oncall.policy['id']}",
+        json={
+            "steps": [
+                {"delay_minutes": 5, "targets": [{"kind": "user", "user_id": oncall.alice.id}]}
+            ]
+        },
+    )
+    await api(
+        oncall.client,
+        oncall.admin,
+        "PATCH",
+        f"/api/v1/services/{oncall.service['id']}",
+        json={"fallback_slack_channel": "#incident-leads"},
+    )
+    incident = await oncall.fire("nobody home")
+    await engine.tick()
+    await fake_smtp.expect_mail(to="alice@example.com", subject="nobody home")
+    await engine.advance(minutes=5)
+    await leads.expect_message(f"Nobody acknowledged incident #{incident}")
+    await engine.advance(minutes=30)
+    await leads.assert_nothing_sent_within(0.2)

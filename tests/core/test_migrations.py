@@ -159,3 +159,35 @@ async def test_existing_webhooks_get_fresh_keys_and_keep_the_old_one_through_the
     assert box.decrypt(legacy) == legacy_signing_key(settings.secret_key.get_secret_value(), url)
     assert legacy_retires is not None and fresh_retires is None
     assert box.decrypt(fresh).startswith("whsec_")
+
+
+async def test_stored_token_prefixes_no_longer_hold_most_of_a_token(
+    empty_database_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(empty_database_url)
+    try:
+        await upgrade(engine, "0007")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (id, name, email, time_zone, role, config_managed, "
+                    "created_at, updated_at) VALUES (1, 'Admin', 'a@example.com', 'UTC', "
+                    "'admin', false, '2026-01-01', '2026-01-01')"
+                )
+            )
+            for token_id, prefix in ((1, "devtoken"), (2, "baton_Xy3kQ9"), (3, "my-chosen-to")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, "
+                        "created_at) VALUES (:id, 1, 't', :hash, :prefix, '2026-01-01')"
+                    ),
+                    {"id": token_id, "hash": f"h{token_id}", "prefix": prefix},
+                )
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            prefixes = dict((await conn.execute(text("SELECT id, prefix FROM api_tokens"))).all())
+    finally:
+        await engine.dispose()
+    assert prefixes == {1: "d", 2: "baton_Xy", 3: "m"}

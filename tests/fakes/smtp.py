@@ -9,6 +9,7 @@ sent to two people needs two expectations.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -76,6 +77,8 @@ class SmtpFailure:
     rcpt: str | None
     times: int | None
     hits: int = 0
+    # Seconds to sit on the command before answering: the sender's process may die meanwhile.
+    hold: float = 0.0
 
 
 class _Controller(Controller):
@@ -122,6 +125,8 @@ class _Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         rule = self.fake._take_failure("DATA", None)
         if rule is not None:
+            if rule.hold:
+                await asyncio.sleep(rule.hold)
             return f"{rule.code} {rule.message}"
         try:
             self.fake._deliver(envelope, session)
@@ -270,6 +275,14 @@ class FakeSMTP:
         if stage not in ("RCPT", "DATA"):
             raise ValueError("stage is 'RCPT' or 'DATA'")
         rule = SmtpFailure(stage, code, message, rcpt, times)
+        with self.lock:
+            self._failures.append(rule)
+        return rule
+
+    def hold_next(self, seconds: float, *, times: int | None = 1) -> SmtpFailure:
+        """Sit on the next ``times`` DATA commands for ``seconds``, then answer 451: a send
+        in progress for as long as a test needs, e.g. to kill the sender in the middle."""
+        rule = SmtpFailure("DATA", 451, "4.3.0 Held by the test", None, times, hold=seconds)
         with self.lock:
             self._failures.append(rule)
         return rule
