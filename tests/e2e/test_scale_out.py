@@ -2,8 +2,9 @@
 
 Three real ``baton serve`` processes share a database. Hundreds of alerts are fired at them in
 parallel (a sender retries elsewhere when a process disappears, as Alertmanager would); one
-process is killed with SIGKILL in the middle. Every alert must become an incident, no page may
-reach the receiver twice, and escalation must go on in the survivors.
+process is killed with SIGKILL in the middle. Every alert must become an incident, every page
+must reach the receiver, only a delivery the killed process was in the middle of may arrive a
+second time (with the same ``X-Baton-Delivery``), and escalation must go on in the survivors.
 """
 
 from __future__ import annotations
@@ -145,25 +146,23 @@ async def test_many_processes_page_exactly_once_through_a_crash(
         await asyncio.sleep(1)
 
         deliveries = Counter(r.header("X-Baton-Delivery") for r in webhook_receiver.events)
-        duplicates = {k: v for k, v in deliveries.items() if v > 1}
-        assert duplicates == {}, f"paged twice: {duplicates}"
         statuses = dict(
             _query(
                 process_database_url, "SELECT status, count(*) FROM notifications GROUP BY status"
             )
         )
-        sent_ids = {
-            str(i)
-            for (i,) in _query(
-                process_database_url, "SELECT id FROM notifications WHERE status = 'sent'"
-            )
-        }
-        assert sent_ids <= set(deliveries), "every page recorded as sent reached the receiver"
-        unknown = statuses.get("failed", 0)
-        # Only what the killed process had claimed and not recorded can be unknown.
-        assert unknown <= 100, statuses
-        assert statuses.get("sent", 0) + unknown == 2 * ALERTS, statuses
-        per_user = Counter(r.path for r in webhook_receiver.events)
+        # A webhook the victim was sending when it died is sent again with the same delivery
+        # id (receivers deduplicate on it): repeats only for what it had claimed, each once.
+        repeats = {k: v for k, v in deliveries.items() if v > 1}
+        assert all(v == 2 for v in repeats.values()), f"sent more than twice: {repeats}"
+        assert len(repeats) <= 100, f"repeats beyond one claimed batch: {len(repeats)}"
+        assert statuses == {"sent": 2 * ALERTS}, statuses
+        all_ids = {str(i) for (i,) in _query(process_database_url, "SELECT id FROM notifications")}
+        assert set(deliveries) == all_ids, "every page reached the receiver"
+        per_user = Counter(
+            r.path
+            for r in {r.header("X-Baton-Delivery"): r for r in webhook_receiver.events}.values()
+        )
         assert per_user["/user1"] == ALERTS, "the second step reached everyone once"
         webhook_receiver.consume_all()
     finally:
