@@ -36,6 +36,23 @@ class Setup:
     service: dict[str, Any]
     key: str
 
+    async def only_alice(self, client: httpx.AsyncClient, *, delay_minutes: int = 5) -> None:
+        """The policy becomes one step, Alice alone: after her, nobody."""
+        await api(
+            client,
+            self.admin,
+            "PATCH",
+            f"/api/v1/escalation-policies/{self.policy['id']}",
+            json={
+                "steps": [
+                    {
+                        "delay_minutes": delay_minutes,
+                        "targets": [{"kind": "user", "user_id": self.alice.id}],
+                    }
+                ]
+            },
+        )
+
 
 @pytest.fixture
 async def setup(

@@ -59,17 +59,7 @@ async def test_editing_the_policy_does_not_change_a_page_already_escalating(
     incident = await fire()
     await engine.tick()
     await webhook_receiver.expect_event(path="/alice")
-    await api(
-        client,
-        setup.admin,
-        "PATCH",
-        f"/api/v1/escalation-policies/{setup.policy['id']}",
-        json={
-            "steps": [
-                {"delay_minutes": 1, "targets": [{"kind": "user", "user_id": setup.alice.id}]}
-            ]
-        },
-    )
+    await setup.only_alice(client, delay_minutes=1)
     await engine.advance(minutes=5)
     await webhook_receiver.expect_event(path="/bob")
     detail = await api(client, setup.admin, "GET", f"/api/v1/incidents/{incident}")

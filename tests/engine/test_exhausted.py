@@ -35,17 +35,7 @@ async def test_managers_and_the_fallback_are_told_once(
     await add_contact(
         client, setup.admin, setup.bob.id, "email", "bob@example.com", after_minutes=None
     )
-    await api(
-        client,
-        setup.admin,
-        "PATCH",
-        f"/api/v1/escalation-policies/{setup.policy['id']}",
-        json={
-            "steps": [
-                {"delay_minutes": 5, "targets": [{"kind": "user", "user_id": setup.alice.id}]}
-            ]
-        },
-    )
+    await setup.only_alice(client)
     await api(
         client,
         setup.admin,
@@ -84,17 +74,7 @@ async def test_the_global_fallback_serves_services_without_their_own(
     from app.core.db import EscalationFallback
 
     db.escalation_fallback = EscalationFallback(email="noc@example.com")
-    await api(
-        client,
-        setup.admin,
-        "PATCH",
-        f"/api/v1/escalation-policies/{setup.policy['id']}",
-        json={
-            "steps": [
-                {"delay_minutes": 5, "targets": [{"kind": "user", "user_id": setup.alice.id}]}
-            ]
-        },
-    )
+    await setup.only_alice(client)
     inbox = ConsoleInbox(console)
     await fire()
     await engine.tick()

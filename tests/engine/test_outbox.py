@@ -197,17 +197,7 @@ async def test_rate_limits_can_be_deferred_then_summarised(
     fire: Fire,
 ) -> None:
     """Pages that arrive while a number's budget is spent wait, then go as one summary."""
-    await api(
-        client,
-        setup.admin,
-        "PATCH",
-        f"/api/v1/escalation-policies/{setup.policy['id']}",
-        json={
-            "steps": [
-                {"delay_minutes": 60, "targets": [{"kind": "user", "user_id": setup.alice.id}]}
-            ]
-        },
-    )
+    await setup.only_alice(client, delay_minutes=60)
     sms = await factory.contact_method(setup.alice.id, ContactType.SMS, "+15555550143")
     await api(
         client,

@@ -120,17 +120,7 @@ async def test_with_nothing_else_to_reach_anyone_the_page_is_repeated_once_as_a_
     fire: Fire,
 ) -> None:
     await _only_email_for_alice(client, setup)
-    await api(
-        client,
-        setup.admin,
-        "PATCH",
-        f"/api/v1/escalation-policies/{setup.policy['id']}",
-        json={
-            "steps": [
-                {"delay_minutes": 5, "targets": [{"kind": "user", "user_id": setup.alice.id}]}
-            ]
-        },
-    )
+    await setup.only_alice(client)
     inbox = ConsoleInbox(console)
     incident = await fire("checkout down")
     assert await _crash_mid_send(app, engine) == ["alice@example.com"]
@@ -151,17 +141,7 @@ async def test_a_repeat_cut_short_again_is_not_sent_a_third_time(
     fire: Fire,
 ) -> None:
     await _only_email_for_alice(client, setup)
-    await api(
-        client,
-        setup.admin,
-        "PATCH",
-        f"/api/v1/escalation-policies/{setup.policy['id']}",
-        json={
-            "steps": [
-                {"delay_minutes": 5, "targets": [{"kind": "user", "user_id": setup.alice.id}]}
-            ]
-        },
-    )
+    await setup.only_alice(client)
     incident = await fire()
     dispatcher = app.state.dispatcher
     for _ in range(2):  # the first send and its repeat both die mid-call
