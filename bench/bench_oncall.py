@@ -3,18 +3,24 @@
 Run from the repository root: ``python bench/bench_oncall.py`` (``--quick`` for a short run).
 Prints median and p99 of:
 
-* ``on_call_at`` for 3 layers, 30 participants and 500 overrides, at random instants;
+* ``on_call_at`` for 3 layers, 30 participants and 500 overrides, at random instants (the
+  12-hour backstop counting elapsed hours, and again keeping the wall clock);
 * ``final_schedule`` over one year of a daily rotation restricted to weekdays 09:00-17:00 with
   500 overrides;
 * ``final_schedule`` time against the window length (1..12 months) and the number of overrides
   (0..2000).
 
 Inputs are generated from a fixed seed, so runs are comparable.
+
+``--against FILE`` times another copy of the calculator side by side with this one, in one
+process, phases interleaved, and prints the ratios (this one / FILE); for example the calculator
+before a change: ``git show HEAD:app/schedules/oncall.py > /tmp/oncall_before.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 import statistics
 import sys
@@ -22,6 +28,7 @@ import time as clock
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from types import ModuleType
 
 # Run as a plain script from anywhere: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -66,8 +73,10 @@ def random_overrides(
     return tuple(overrides)
 
 
-def three_layer_schedule(rng: random.Random, override_count: int) -> CompiledSchedule:
-    """Business-hours, nights and a weekly backstop, 10 people each, started in 2019."""
+def three_layer_schedule(
+    rng: random.Random, override_count: int, *, wall_clock: bool = False
+) -> CompiledSchedule:
+    """Business-hours, nights and a 12-hour backstop, 10 people each, started in 2019."""
     anchor = datetime(2019, 3, 4, 8, 0, tzinfo=UTC)
     business = Layer(
         1,
@@ -89,7 +98,8 @@ def three_layer_schedule(rng: random.Random, override_count: int) -> CompiledSch
         anchor,
         (Restriction(EVERY_DAY, time(17), time(9)),),
     )
-    backstop = Layer(3, 1, tuple(range(300, 310)), (), 12, ShiftUnit.HOURS, anchor)
+    rule = {"handoff_rule": oncall.HandoffRule.WALL_CLOCK} if wall_clock else {}
+    backstop = Layer(3, 1, tuple(range(300, 310)), (), 12, ShiftUnit.HOURS, anchor, **rule)
     users = list(range(100, 110)) + list(range(200, 210)) + list(range(300, 310))
     overrides = random_overrides(
         rng, override_count, users, YEAR_START - timedelta(days=365), timedelta(days=730)
@@ -128,10 +138,24 @@ def median_p99(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def bench_on_call_at(repetitions: int, *, cold: bool) -> tuple[float, float]:
-    """Random instants over two years; ``cold`` empties the wall-clock memo before each call."""
+def clear_memos() -> None:
+    """Empty the calculator's wall-clock memos (the bench looks inside on purpose).
+
+    Not the per-zone table of days with skipped wall times: that is zone data, like the
+    transition table inside zoneinfo.
+    """
+    for name in ("_local_to_utc", "_wall_hand_off", "_window_edge"):
+        memo = getattr(oncall, name, None)  # an older calculator (--against) has fewer
+        if memo is not None:
+            memo.cache_clear()
+
+
+def bench_on_call_at(
+    repetitions: int, *, cold: bool, wall_clock: bool = False
+) -> tuple[float, float]:
+    """Random instants over two years; ``cold`` empties the wall-clock memos before each call."""
     rng = random.Random(7)
-    schedule = three_layer_schedule(rng, 500)
+    schedule = three_layer_schedule(rng, 500, wall_clock=wall_clock)
     instants = [
         YEAR_START - timedelta(days=365) + timedelta(seconds=rng.randrange(730 * 86400))
         for _ in range(repetitions)
@@ -141,7 +165,7 @@ def bench_on_call_at(repetitions: int, *, cold: bool) -> tuple[float, float]:
     samples = []
     for instant in instants:
         if cold:
-            oncall._local_to_utc.cache_clear()  # the bench looks inside on purpose
+            clear_memos()
         began = clock.perf_counter_ns()
         on_call_at(schedule, instant)
         samples.append((clock.perf_counter_ns() - began) / 1000)
@@ -164,17 +188,75 @@ def bench_final_schedule(
     return median / 1000, p99 / 1000, len(shifts)
 
 
+def bound_to(calculator: Path) -> ModuleType:
+    """This benchmark loaded again, with ``app.schedules.oncall`` being ``calculator``."""
+    package = sys.modules["app.schedules"]
+    own = sys.modules["app.schedules.oncall"]
+    loaded = []
+    for name, path in (("_calculator_against", calculator), ("_bench_against", Path(__file__))):
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        if loaded:  # the benchmark imports the calculator by its usual name
+            sys.modules["app.schedules.oncall"] = package.oncall = loaded[0]  # type: ignore[attr-defined]
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.modules["app.schedules.oncall"] = package.oncall = own  # type: ignore[attr-defined]
+        loaded.append(module)
+    return loaded[1]
+
+
+def compare(against: Path, rounds: int) -> None:
+    other = bound_to(against)
+    this = sys.modules[__name__]
+    measures: dict[str, Callable[[ModuleType], float]] = {
+        "on_call_at, memo warm (us)": lambda b: b.bench_on_call_at(3000, cold=False)[0],
+        "on_call_at, memo cold (us)": lambda b: b.bench_on_call_at(3000, cold=True)[0],
+        "compile_schedule (us)": lambda b: b.bench_compile(40)[0],
+        "final_schedule 1 year, 500 overrides (ms)": lambda b: b.bench_final_schedule(500, 365, 10)[
+            0
+        ],
+        "final_schedule 1 month, 500 overrides (ms)": lambda b: b.bench_final_schedule(500, 30, 20)[
+            0
+        ],
+        "final_schedule 1 year, no overrides (ms)": lambda b: b.bench_final_schedule(0, 365, 10)[0],
+    }
+    results: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in measures}
+    for round_number in range(rounds):
+        for name, measure in measures.items():
+            # Alternate who goes first, so neither side always runs on a warmer machine.
+            pair = (this, other) if round_number % 2 == 0 else (other, this)
+            for bench in pair:
+                results[name][bench is other].append(measure(bench))
+    print(f"Python {sys.version.split()[0]}, {rounds} interleaved rounds, medians of rounds")
+    print(f"{'':44s}{'this':>10s}{'against':>10s}{'ratio':>8s}")
+    for name, (mine, theirs) in results.items():
+        ours, base = statistics.median(mine), statistics.median(theirs)
+        print(f"{name:44s}{ours:10.2f}{base:10.2f}{ours / base:8.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--against", type=Path, help="another oncall.py to time side by side")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (--against)")
     options = parser.parse_args()
+    if options.against:
+        compare(options.against, 2 if options.quick else options.rounds)
+        return
     calls = 2_000 if options.quick else 20_000
     runs = 5 if options.quick else 30
 
     print(f"Python {sys.version.split()[0]}, {calls} on_call_at calls, {runs} runs per window\n")
     print("on_call_at, 3 layers / 30 participants / 500 overrides")
-    for label, cold in (("memo warm", False), ("memo cold", True)):
-        median, p99 = bench_on_call_at(calls, cold=cold)
+    for label, cold, wall_clock in (
+        ("memo warm", False, False),
+        ("memo cold", True, False),
+        ("memo warm, wall-clock backstop", False, True),
+    ):
+        median, p99 = bench_on_call_at(calls, cold=cold, wall_clock=wall_clock)
         print(f"  {label}: median {median:8.1f} us   p99 {p99:8.1f} us")
     median, p99 = bench_compile(runs * 4)
     print(f"  compile_schedule: median {median:8.1f} us   p99 {p99:8.1f} us\n")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from functools import lru_cache
+from importlib import resources
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -12,14 +12,26 @@ from email_validator import EmailNotValidError, validate_email
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
+# Files that sit in a zoneinfo directory without being zones: `localtime` is the host's own zone
+# and `posixrules` a copy of whichever zone the host was built with, so two replicas could read
+# them differently; `Factory` is the tz database's placeholder for "no zone set yet".
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+def known_zones() -> frozenset[str]:
+    """The keys of the tz database, from the ``tzdata`` package's list of zones.
+
+    Not ``zoneinfo.available_timezones()``: that lists the host's zoneinfo directory, which
+    differs from host to host and includes ``localtime``.
+    """
+    listing = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
+    return frozenset(listing.split()) - NOT_ZONES
 
 
 def time_zone(value: str) -> str:
     name = value.strip()
-    if name not in _known_zones():
+    if name not in known_zones():
         raise ValueError(f"unknown IANA time zone {value!r} (for example Europe/Berlin, UTC)")
     return name
 

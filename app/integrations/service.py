@@ -195,10 +195,15 @@ class Gateway:
         for attempt in range(INGEST_ATTEMPTS):
             try:
                 async with self.db.transaction() as session:
-                    service = known.service or await session.get(Service, known.service_id)
+                    service = known.service
                     if service is None:
-                        raise Unauthenticated("unknown or revoked integration key")
-                    known.service = service
+                        service = await session.get(Service, known.service_id)
+                        if service is None:
+                            raise Unauthenticated("unknown or revoked integration key")
+                        # Shared by concurrent requests: out of this session, so that no
+                        # session's rollback expires it under another request.
+                        session.expunge(service)
+                        known.service = service
                     result = await alerts.ingest(session, service, known.integration_id, batch)
                     self._touch(session, known)
                 for alert in batch.alerts:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,8 @@ from app.schedules.load import load_by_person
 from app.schedules.models import Schedule
 from app.schedules.oncall import (
     MAX_WINDOW,
+    Assignment,
+    CoveredSource,
     OnCall,
     Shift,
     final_schedule,
@@ -53,17 +55,37 @@ class Person(Protocol):
     email: str
 
 
+def _name(users: Mapping[int, Person], user_id: int) -> str:
+    return users[user_id].name if user_id in users else f"user {user_id}"
+
+
+def _covering(
+    loaded: LoadedSchedule, chain: Iterable[CoveredSource], users: Mapping[int, Person]
+) -> list[schemas.CoveredSourceOut]:
+    return [
+        schemas.CoveredSourceOut(
+            source_kind=step.source_kind,
+            source_id=step.source_id,
+            source_name=_source_name(loaded, step.source_kind, step.source_id),
+            user_id=step.user_id,
+            name=_name(users, step.user_id),
+        )
+        for step in chain
+    ]
+
+
 def _assignments(
-    loaded: LoadedSchedule, items: Iterable[Any], users: Mapping[int, Person]
+    loaded: LoadedSchedule, items: Iterable[Assignment], users: Mapping[int, Person]
 ) -> list[schemas.AssignmentOut]:
     return [
         schemas.AssignmentOut(
             user_id=item.user_id,
-            name=users[item.user_id].name if item.user_id in users else f"user {item.user_id}",
+            name=_name(users, item.user_id),
             email=users[item.user_id].email if item.user_id in users else "",
             source_kind=item.source_kind,
             source_id=item.source_id,
             source_name=_source_name(loaded, item.source_kind, item.source_id),
+            covering=_covering(loaded, item.covering, users),
         )
         for item in items
     ]
@@ -120,12 +142,18 @@ def _answers(entry: LoadedSchedule, at: datetime) -> tuple[OnCall, OnCall | None
 
 
 def _people_in(*answers: OnCall | None) -> set[int]:
+    """Everyone an answer names: responders, shadows and the people their overrides cover."""
     return {
-        a.user_id
+        user_id
         for answer in answers
         if answer is not None
         for a in (*answer.responders, *answer.shadows)
+        for user_id in (a.user_id, *(step.user_id for step in a.covering))
     }
+
+
+def _people_in_shifts(shifts: Iterable[Shift]) -> set[int]:
+    return {u for s in shifts for u in (s.user_id, *(step.user_id for step in s.covering))}
 
 
 def _on_call_out(
@@ -141,21 +169,23 @@ def _on_call_out(
         shadows=_assignments(entry, current.shadows, users),
         since=current.shift_start,
         until=current.shift_end,
+        source_since=current.source_start,
+        source_until=current.source_end,
         next_responders=_assignments(entry, following.responders, users) if following else [],
     )
 
 
 def _shift_out(loaded: LoadedSchedule, shift: Shift, users: dict[int, User]) -> schemas.ShiftOut:
-    user = users.get(shift.user_id)
     return schemas.ShiftOut(
         start=shift.start,
         end=shift.end,
         user_id=shift.user_id,
-        name=user.name if user else f"user {shift.user_id}",
+        name=_name(users, shift.user_id),
         shadow=shift.shadow,
         source_kind=shift.source_kind,
         source_id=shift.source_id,
         source_name=_source_name(loaded, shift.source_kind, shift.source_id),
+        covering=_covering(loaded, shift.covering, users),
     )
 
 
@@ -165,7 +195,7 @@ async def final_shifts(
     start, end = check_window(start, end)
     loaded = await _loaded(session, schedule_id)
     shifts = final_schedule(loaded.compiled, start, end)
-    users = await people(session, {s.user_id for s in shifts})
+    users = await people(session, _people_in_shifts(shifts))
     return schemas.FinalScheduleOut(
         schedule_id=schedule_id,
         time_zone=loaded.time_zone,
@@ -221,6 +251,7 @@ async def next_shift(
     if best is None:
         return schemas.NextShiftOut(user_id=user_id, shift=None)
     entry, shift = best
+    users = await people(session, _people_in_shifts([shift]))
     return schemas.NextShiftOut(
         user_id=user_id,
         schedule_id=entry.schedule_id,

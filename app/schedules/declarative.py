@@ -7,7 +7,8 @@ an earlier apply created and the file no longer has are reported as stale, and r
 with ``prune`` (a layer or an override that already began keeps its past).
 
 Times without a UTC offset (``start: 2026-01-05T09:00``) are wall-clock times in the
-schedule's time zone; a plain date starts the rotation at its hand-off time on that date.
+schedule's time zone (a layer's own times in the layer's zone, when it names one); a plain date
+starts the rotation at its hand-off time on that date.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from app.people.models import User
 from app.people.schemas import TeamName
 from app.schedules import overrides, schemas, service
 from app.schedules.models import Schedule, ScheduleOverride
+from app.schedules.oncall import HandoffRule, default_handoff_rule
 from app.schedules.rotation import (
     DEFAULT_HANDOFF,
     Rotation,
@@ -62,6 +64,8 @@ class LayerSpec(_Strict):
     start: Moment
     end: Moment | None = None
     restrictions: list[schemas.RestrictionIn] = Field(default_factory=list)
+    handoff_rule: HandoffRule | None = Field(default=None, description=schemas.HANDOFF_RULE)
+    time_zone: TimeZoneName | None = Field(default=None, description=schemas.LAYER_ZONE)
 
     _shift_limit = field_validator("shift_length")(schemas._shift_within_a_year)
 
@@ -202,10 +206,11 @@ def _instant(value: Moment, zone_name: str, wall: time = time(0)) -> datetime:
 async def _rotation(
     spec: LayerSpec, index: int, schedule: Schedule, emails: _Emails, where: str, now: datetime
 ) -> Rotation:
-    zone = zone_of(schedule.time_zone)
+    zone_name = spec.time_zone or schedule.time_zone
+    zone = zone_of(zone_name)
     if isinstance(spec.start, datetime):
         starts_at, anchor = place_rotation(
-            _instant(spec.start, schedule.time_zone), spec.handoff_time, zone, now
+            _instant(spec.start, zone_name), spec.handoff_time, zone, now
         )
     else:
         starts_at, anchor = place_rotation(
@@ -222,8 +227,10 @@ async def _rotation(
         shift_unit=unit,
         anchor=anchor,
         starts_at=starts_at,
-        ends_at=_instant(spec.end, schedule.time_zone) if spec.end is not None else None,
+        ends_at=_instant(spec.end, zone_name) if spec.end is not None else None,
         restrictions=restrictions_key(spec.restrictions),
+        handoff_rule=spec.handoff_rule or default_handoff_rule(length, unit),
+        time_zone=spec.time_zone,
     )
 
 

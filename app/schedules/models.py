@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, BigIntegerType, IntPK, JSONType, TimestampMixin, str_enum
-from app.schedules.oncall import ShiftUnit
+from app.schedules.oncall import HandoffRule, ShiftUnit
 
 
 class CoverRequestState(StrEnum):
@@ -111,6 +111,11 @@ class LayerVersion(Base):
     priority: Mapped[int]
     shift_length: Mapped[int]
     shift_unit: Mapped[ShiftUnit] = mapped_column(str_enum(ShiftUnit, 8))
+    # wall_clock: hand-offs at the same local times (a shift across a DST change is an hour
+    # shorter or longer); elapsed: every shift lasts its length of absolute time.
+    handoff_rule: Mapped[HandoffRule] = mapped_column(str_enum(HandoffRule, 16))
+    # The IANA zone of the layer's hand-offs and restriction windows; NULL: the schedule's.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     # The first hand-off of the rotation: shift k starts k shift lengths after it.
     anchor: Mapped[datetime]
     starts_at: Mapped[datetime]

@@ -7,9 +7,12 @@ and go out as aware UTC datetimes.
 Model
 -----
 * A layer is a rotation: shift ``k`` belongs to ``participants[k % len(participants)]`` and shift
-  0 starts at the anchor. ``DAYS`` shifts start at the anchor's local wall-clock time,
-  ``k * shift_length`` local calendar days after the anchor's local date (a 09:00 hand-off stays
-  09:00 local across DST). ``HOURS`` shifts start every ``shift_length`` hours of absolute time.
+  0 starts at the anchor. Its hand-off rule places shift ``k``: ``WALL_CLOCK`` at the anchor's
+  local wall-clock time plus ``k`` shift lengths counted on the wall clock (a 09:00 daily or an
+  08:00/20:00 twelve-hour hand-off stays there across DST, so the shift across a change is an
+  hour shorter or longer); ``ELAPSED`` ``k`` shift lengths of absolute time after the anchor.
+  Without a rule, ``DAYS`` layers keep the wall clock and ``HOURS`` layers count elapsed time.
+* A layer's local times (hand-offs, restrictions) are in its own zone, or else the schedule's.
 * Restrictions are weekly windows of local wall-clock time; outside them the layer puts nobody on
   call, while its rotation keeps counting in the background.
 * Where layers overlap, the highest priority with someone on call wins. Layers of equal priority
@@ -17,7 +20,11 @@ Model
 * An override without ``replaces_user_id`` makes its user the sole responder over its range (it
   fills gaps too); one with ``replaces_user_id`` swaps that person out wherever the layers made
   them a responder. Between overlapping overrides of the same kind the highest ``override_id``
-  (the most recently created) wins; replacements are not chained.
+  (the most recently created) wins.
+* Replacements chain: if bob replaces anna and carl replaces bob at the same time, carl is on
+  call for anna's shift, and the answer names the chain (carl's override covering bob's
+  override covering anna's layer). A chain stops before it would come back to someone already
+  in it; such cycles are refused when overrides are created (``replacement_cycle``).
 * Shadows of a layer accompany it whenever it supplies the responder (also when an override
   replaced that responder), except during a whole-schedule override; a user who is a responder at
   that instant is never listed as a shadow as well.
@@ -31,8 +38,12 @@ A local wall-clock time is turned into an instant with ``fold=0``, which is what
 * an ambiguous time (fall-back) is its first, earlier occurrence: 01:30 on a New York fall-back
   day is 01:30 EDT.
 
-Hand-offs of ``DAYS`` layers, restriction window edges and local-midnight boundaries all follow
-this rule; a restriction window ending at the same wall time as it starts lasts until that wall
+Wall-clock hand-offs and local-midnight boundaries follow this rule (a wall-clock hand-off of
+shifts shorter than the gap never moves past the next hand-off). Restriction window edges
+differ inside a gap only: an edge that does not exist is the first instant after the gap (a
+02:30-04:00 window on a New York spring-forward day covers 03:00-04:00 EDT), so a window covers
+exactly the instants whose wall time it names; an ambiguous edge is its first occurrence, as
+above. A restriction window ending at the same wall time as it starts lasts until that wall
 time on the next local day (23 or 25 hours on DST days).
 """
 
@@ -41,7 +52,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from itertools import chain, pairwise
@@ -54,6 +65,8 @@ __all__ = [
     "MAX_WINDOW",
     "Assignment",
     "CompiledSchedule",
+    "CoveredSource",
+    "HandoffRule",
     "Layer",
     "OnCall",
     "Override",
@@ -64,11 +77,13 @@ __all__ = [
     "SourceKind",
     "compile_schedule",
     "conflicting_overrides",
+    "default_handoff_rule",
     "final_schedule",
     "gaps",
     "next_shift_for_user",
     "on_call_at",
     "rebase_anchor",
+    "replacement_cycle",
     "validate_layer",
 ]
 
@@ -92,6 +107,9 @@ _DAY_MICROSECONDS = 24 * 3600 * 1_000_000
 _MAX_WALK_STEPS = 100_000
 # How far next_shift_for_user looks around its window to find the true bounds of a shift.
 _MAX_SHIFT_EXTENSION = MAX_WINDOW
+# Wall-clock hour hand-offs a DST gap can swallow: the longest gaps in the tz database are a
+# skipped calendar day (Pacific/Apia, 2011), 24 hourly hand-offs.
+_MAX_SHIFTS_IN_A_GAP = 48
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,6 +120,22 @@ _MAX_SHIFT_EXTENSION = MAX_WINDOW
 class ShiftUnit(StrEnum):
     HOURS = "hours"
     DAYS = "days"
+
+
+class HandoffRule(StrEnum):
+    """Where hand-offs fall: at the same local times, or every shift length of absolute time."""
+
+    WALL_CLOCK = "wall_clock"
+    ELAPSED = "elapsed"
+
+
+def default_handoff_rule(shift_length: int, unit: ShiftUnit | str) -> HandoffRule:
+    """The rule people mean when they do not say: the wall clock for shifts that fit the day
+    (day shifts, and hour shifts dividing 24 hours or a whole multiple of it), elapsed time for
+    the rest (5-hour shifts wander round the clock either way)."""
+    if ShiftUnit(unit) is ShiftUnit.DAYS or 24 % shift_length == 0 or shift_length % 24 == 0:
+        return HandoffRule.WALL_CLOCK
+    return HandoffRule.ELAPSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +182,10 @@ class Layer:
     restrictions: tuple[Restriction, ...] = ()
     active_from: datetime | None = None
     active_until: datetime | None = None
+    # None: the rule of layers made before there was a choice (DAYS wall clock, HOURS elapsed).
+    handoff_rule: HandoffRule | None = None
+    # The zone of the layer's hand-offs and restriction windows; None: the schedule's.
+    time_zone: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "participants", tuple(self.participants))
@@ -159,6 +197,17 @@ class Layer:
             raise ValueError(
                 f"layer {self.layer_id}: shift unit must be 'hours' or 'days', "
                 f"not {self.shift_unit!r}"
+            ) from None
+        rule = self.handoff_rule
+        if rule is None:
+            hours = self.shift_unit is ShiftUnit.HOURS
+            rule = HandoffRule.ELAPSED if hours else HandoffRule.WALL_CLOCK
+        try:
+            object.__setattr__(self, "handoff_rule", HandoffRule(rule))
+        except ValueError:
+            raise ValueError(
+                f"layer {self.layer_id}: hand-off rule must be 'wall_clock' or 'elapsed', "
+                f"not {rule!r}"
             ) from None
         validate_layer(self)
 
@@ -223,6 +272,11 @@ def validate_layer(layer: Layer) -> None:
         raise ValueError(f"{label}: active_until must not be before active_from")
     if not all(isinstance(rule, Restriction) for rule in layer.restrictions):
         raise ValueError(f"{label}: restrictions must be Restriction objects")
+    if layer.time_zone is not None:
+        try:
+            _zone(layer.time_zone)
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,20 +284,38 @@ def validate_layer(layer: Layer) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+class CoveredSource(NamedTuple):
+    """One step down a replacement chain: ``source_kind``/``source_id`` put ``user_id`` there."""
+
+    source_kind: SourceKind
+    source_id: int
+    user_id: int
+
+
 @dataclass(frozen=True, slots=True)
 class Assignment:
+    """``user_id`` is on call through a source; ``covering`` is what an override stands in for.
+
+    ``covering`` lists, nearest first, the sources the override replaced down to the layer: carl
+    covering bob who covers anna is ``(override B, bob), (layer 1, anna)``; empty for a layer.
+    """
+
     user_id: int
     shadow: bool
     source_kind: SourceKind
     source_id: int
+    covering: tuple[CoveredSource, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class OnCall:
-    """Who is on call at ``at``; the shift bounds are those of the responders' answer.
+    """Who is on call at ``at``.
 
-    ``shift_start``/``shift_end`` bound the interval around ``at`` during which the responders do
-    not change (None when nobody is on call; ``shift_end`` is None when they never change).
+    ``shift_start``/``shift_end`` are the hand-offs around ``at``: the interval during which the
+    same people are responders, whatever puts them there (None when nobody is on call;
+    ``shift_end`` is None when they do not change within ``MAX_WINDOW``, ``shift_start`` is at
+    most ``MAX_WINDOW`` back). ``source_start``/``source_end`` bound the interval during which
+    the responders' assignments, sources included, stay exactly as answered.
     """
 
     at: datetime
@@ -251,6 +323,8 @@ class OnCall:
     shadows: tuple[Assignment, ...]
     shift_start: datetime | None
     shift_end: datetime | None
+    source_start: datetime | None = None
+    source_end: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,11 +335,13 @@ class Shift:
     shadow: bool
     source_kind: SourceKind
     source_id: int
+    covering: tuple[CoveredSource, ...] = ()
 
 
-# (user_id, shadow, source_kind, source_id): the fields of Assignment and of Shift after the
-# bounds. Plain tuples keep the window sweep fast; they become dataclasses at the edge.
-_Key = tuple[int, bool, str, int]
+# (user_id, shadow, source_kind, source_id, covering): the fields of Assignment and of Shift
+# after the bounds. Plain tuples keep the window sweep fast; they become dataclasses at the edge.
+_Key = tuple[int, bool, str, int, tuple[CoveredSource, ...]]
+_NOT_COVERING: tuple[CoveredSource, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,6 +388,80 @@ def _local_to_utc(day: date, wall: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, wall, zone).astimezone(UTC)
 
 
+@lru_cache(maxsize=16_384)
+def _wall_hand_off(day: date, wall: time, zone: ZoneInfo) -> tuple[datetime, bool]:
+    """The instant of a local wall-clock time under the DST rule, and whether it exists."""
+    instant = _local_to_utc(day, wall, zone)
+    return instant, _exists(instant, day, wall, zone)
+
+
+@lru_cache(maxsize=16_384)
+def _window_edge(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """The instant of a restriction window edge: as ``_local_to_utc``, except that a wall time
+    inside a DST gap is the first instant after the gap (the clock shows no time of the window
+    before then)."""
+    instant = _local_to_utc(day, wall, zone)
+    if _exists(instant, day, wall, zone):
+        return instant
+    return _gap_end(day, wall, zone)
+
+
+# How often _skipped_day_spans reads a zone's UTC offset. A skip shows as a larger offset than at
+# the sample before; a skip and a fall-back within six hours would go unseen (the tz database
+# has none).
+_OFFSET_SAMPLE_STEP = timedelta(hours=6)
+
+
+@lru_cache(maxsize=1024)
+def _skipped_day_spans(zone: ZoneInfo, year: int) -> tuple[tuple[date, date], ...]:
+    """Spans of local dates of ``year`` on which a restriction window may start and meet
+    skipped wall times (a DST gap): the skipping days with a day's margin either side, and one
+    more before (a night window starts the day before). Other days have every wall time once
+    or twice.
+
+    Zone data rather than a memo of answers, like zoneinfo's own transition table: sampled once
+    per zone and year (about a millisecond).
+    """
+    margin = 3 * _ONE_DAY
+    moment = datetime(year, 1, 1, tzinfo=UTC) - (margin if year > MINYEAR else timedelta(0))
+    until = datetime(year, 12, 31, tzinfo=UTC) + (margin if year < MAXYEAR else -margin)
+    spans: list[tuple[date, date]] = []
+    previous = moment.astimezone(zone)
+    while moment < until:
+        moment += _OFFSET_SAMPLE_STEP
+        current = moment.astimezone(zone)
+        if current.utcoffset() > previous.utcoffset():  # the clock jumped forward
+            spans.append((previous.date() - 2 * _ONE_DAY, current.date() + _ONE_DAY))
+        previous = current
+    return tuple(spans)
+
+
+def _exists(instant: datetime, day: date, wall: time, zone: ZoneInfo) -> bool:
+    local = instant.astimezone(zone)
+    return local.date() == day and local.time() == wall
+
+
+def _gap_end(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """The first instant after the DST gap that the nonexistent ``wall`` on ``day`` falls in.
+
+    Read with the offset after the change (fold=1) the wall time is before the gap ends; with
+    the offset before it (fold=0) it is at or after the change: the change is between the two,
+    where the offset switches to the later one. Found by bisection to the microsecond (a few
+    dozen conversions, once per cached edge).
+    """
+    local = datetime.combine(day, wall, zone)
+    low = local.replace(fold=1).astimezone(UTC)  # before the change: the earlier offset
+    high = local.astimezone(UTC)  # at or after the change: the later offset
+    later = high.astimezone(zone).utcoffset()
+    while high - low > _TICK:
+        middle = low + (high - low) // 2
+        if middle.astimezone(zone).utcoffset() == later:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 class _ZoneTime:
     """Local wall-clock times of one zone, to and from instants."""
 
@@ -355,25 +505,57 @@ def _merge_intervals(intervals: list[tuple[datetime, datetime]]) -> list[tuple[d
 
 
 class _Rotation:
-    """Shift bounds of a rotation, by index, computed arithmetically from the anchor."""
+    """Shift bounds of a rotation, by index, computed arithmetically from the anchor.
 
-    __slots__ = ("_anchor_date", "_length_days", "_local", "_step", "_wall", "anchor")
+    Shift ``index`` starts ``index`` shift lengths after the anchor: of absolute time (elapsed,
+    ``_step``), of local calendar days at the anchor's wall time (wall-clock days), or of hours
+    on the local wall clock (wall-clock hours, ``_wall_step``).
+    """
 
-    def __init__(self, anchor: datetime, unit: ShiftUnit, length: int, local: _ZoneTime) -> None:
+    __slots__ = (
+        "_anchor_date",
+        "_anchor_local",
+        "_length_days",
+        "_local",
+        "_step",
+        "_wall",
+        "_wall_step",
+        "anchor",
+    )
+
+    def __init__(
+        self,
+        anchor: datetime,
+        unit: ShiftUnit,
+        length: int,
+        local: _ZoneTime,
+        rule: HandoffRule | None = None,
+    ) -> None:
         self.anchor = anchor
         self._local = local
-        self._step: timedelta | None = timedelta(hours=length) if unit is ShiftUnit.HOURS else None
+        hours = unit is ShiftUnit.HOURS
+        shift = timedelta(hours=length) if hours else timedelta(days=length)
+        elapsed = rule is HandoffRule.ELAPSED or (rule is None and hours)
+        self._step: timedelta | None = shift if elapsed else None
+        self._wall_step: timedelta | None = shift if hours and not elapsed else None
         self._length_days = length
         local_anchor = anchor.astimezone(local.zone)
         self._anchor_date = local_anchor.date()
         self._wall = local_anchor.time().replace(fold=0)
+        self._anchor_local = datetime.combine(self._anchor_date, self._wall)
 
     @property
-    def hand_off_wall_time(self) -> time:
-        return self._wall
+    def elapsed(self) -> bool:
+        return self._step is not None
 
-    def hand_off_day(self, index: int) -> date:
-        """The local date on which shift ``index`` of a ``DAYS`` rotation is meant to start."""
+    def intended_local(self, index: int) -> datetime:
+        """The local wall-clock time (naive) at which a wall-clock shift ``index`` is meant to
+        start; DST may move the real hand-off (a nonexistent time)."""
+        if self._wall_step is not None:
+            return self._anchor_local + index * self._wall_step
+        return datetime.combine(self._hand_off_day(index), self._wall)
+
+    def _hand_off_day(self, index: int) -> date:
         return self._anchor_date + timedelta(days=index * self._length_days)
 
     def start_of(self, index: int) -> datetime:
@@ -383,17 +565,39 @@ class _Rotation:
             return self.anchor
         if self._step is not None:
             return self.anchor + index * self._step
-        return _local_to_utc(self.hand_off_day(index), self._wall, self._local.zone)
+        if self._wall_step is None:
+            return _local_to_utc(self._hand_off_day(index), self._wall, self._local.zone)
+        return self._wall_clock_hours_start(index)
+
+    def _wall_clock_hours_start(self, index: int) -> datetime:
+        zone, step = self._local.zone, self._wall_step
+        assert step is not None
+        wall = self._anchor_local + index * step
+        instant, exists = _wall_hand_off(wall.date(), wall.time(), zone)
+        if exists:
+            return instant
+        # Moved forward by the gap, but never past a later hand-off: with shifts shorter than
+        # the gap (hourly shifts, a two-hour gap) the move would otherwise overtake it.
+        for _ in range(_MAX_SHIFTS_IN_A_GAP):
+            wall += step
+            following, following_exists = _wall_hand_off(wall.date(), wall.time(), zone)
+            if following_exists:
+                return min(instant, following)
+        return instant
 
     def shift_at(self, instant: datetime) -> tuple[int, datetime, datetime]:
         """(index, start, end) of the shift containing ``instant``; the index may be negative."""
         if self._step is not None:
             index = (instant - self.anchor) // self._step
             return index, self.start_of(index), self.start_of(index + 1)
-        local_day = self._local.local_date(instant)
-        index = (local_day - self._anchor_date).days // self._length_days
-        # The calendar guess is off by one near a hand-off whose wall time DST moved, or when a
-        # fall-back at midnight makes the local date step backwards.
+        if self._wall_step is not None:
+            local = instant.astimezone(self._local.zone).replace(tzinfo=None)
+            index = (local - self._anchor_local) // self._wall_step
+        else:
+            local_day = self._local.local_date(instant)
+            index = (local_day - self._anchor_date).days // self._length_days
+        # The wall-clock guess is off by one near a hand-off whose wall time DST moved, or when
+        # a fall-back makes the local time step backwards. Shifts a gap emptied are skipped.
         start = self.start_of(index)
         while instant < start:
             index -= 1
@@ -415,7 +619,7 @@ _ExactRuns = tuple[list[tuple[datetime, datetime]], datetime, datetime]
 class _Windows:
     """The union of a layer's restriction windows, as UTC intervals."""
 
-    __slots__ = ("_near_day", "_rules", "local")
+    __slots__ = ("_near_day", "_rules", "_skips", "local")
     # One query looks at the same local day several times while it walks to the end of a
     # shift; remembering a few days makes those lookups free without growing with history.
     _NEAR_DAY_LIMIT = 64
@@ -427,10 +631,22 @@ class _Windows:
             for rule in restrictions
         )
         self._near_day: dict[date, _ExactRuns] = {}
+        self._skips: dict[int, tuple[tuple[date, date], ...]] = {}  # by year
 
     def on_dates(self, first: date, last: date) -> list[tuple[datetime, datetime]]:
         """Merged windows that start on local dates ``first`` to ``last`` inclusive."""
         zone = self.local.zone
+        # Edges on days that skip no wall time are plain conversions; the few dates around a
+        # DST gap take the exact, slower rule. (Inline: this runs for every day looked at.)
+        edge = _local_to_utc
+        spans = self._skips.get(first.year)
+        if spans is None or first.year != last.year:
+            if self._may_skip(first, last):
+                edge = _window_edge
+        else:
+            for skip_from, skip_until in spans:
+                if skip_from <= last and first <= skip_until:
+                    edge = _window_edge
         windows: list[tuple[datetime, datetime]] = []
         day = first
         while day <= last:
@@ -438,11 +654,20 @@ class _Windows:
             for weekdays, start, end, crossing in self._rules:
                 if weekday in weekdays:
                     end_day = day + crossing if crossing is not None else day
-                    windows.append(
-                        (_local_to_utc(day, start, zone), _local_to_utc(end_day, end, zone))
-                    )
+                    windows.append((edge(day, start, zone), edge(end_day, end, zone)))
             day += _ONE_DAY
+        if edge is _window_edge:  # a window inside a DST gap has no time that day
+            windows = [window for window in windows if window[0] < window[1]]
         return _merge_intervals(windows)
+
+    def _may_skip(self, first: date, last: date) -> bool:
+        """Whether windows starting on local dates first to last may meet skipped wall times."""
+        if first.year != last.year:
+            return True  # around New Year: take the exact rule rather than look twice
+        if len(self._skips) >= self._NEAR_DAY_LIMIT:
+            self._skips.clear()
+        spans = self._skips[first.year] = _skipped_day_spans(self.local.zone, first.year)
+        return any(start <= last and first <= end for start, end in spans)
 
     def piece_at(self, instant: datetime) -> tuple[bool, datetime, datetime]:
         """Whether ``instant`` is inside a window, and bounds within which that stays true."""
@@ -537,7 +762,9 @@ class _LayerTimeline:
         )
         distinct = set(layer.participants)
         self._constant_user = next(iter(distinct)) if len(distinct) == 1 else None
-        self._rotation = _Rotation(anchor, layer.shift_unit, layer.shift_length, local)
+        self._rotation = _Rotation(
+            anchor, layer.shift_unit, layer.shift_length, local, layer.handoff_rule
+        )
         restrictions = layer.restrictions
         needs_windows = bool(restrictions) and not _covers_whole_week(restrictions)
         self._windows = _Windows(restrictions, local) if needs_windows else None
@@ -590,7 +817,8 @@ class _LayerTimeline:
         index, start, end = self._rotation.shift_at(low)
         pieces: list[_Piece] = []
         while start < high:
-            pieces.append((max(start, low), min(end, high), participants[index % count]))
+            if start < end:  # a wall-clock hour shift inside a DST gap lasts no time
+                pieces.append((max(start, low), min(end, high), participants[index % count]))
             index += 1
             start, end = end, self._rotation.start_of(index + 1)
         return pieces
@@ -714,12 +942,18 @@ class CompiledSchedule:
 
 def compile_schedule(spec: ScheduleSpec) -> CompiledSchedule:
     zone = _zone(spec.time_zone)
-    local = _ZoneTime(zone)
-    ordered = sorted(spec.layers, key=lambda layer: (-layer.priority, layer.layer_id))
+    # A layer with its own zone reads its hand-offs and windows there; the others share one.
+    local_times: dict[str | None, _ZoneTime] = {None: _ZoneTime(zone)}
+    timelines = []
+    for layer in sorted(spec.layers, key=lambda layer: (-layer.priority, layer.layer_id)):
+        local = local_times.get(layer.time_zone)
+        if local is None:
+            local = local_times[layer.time_zone] = _ZoneTime(_zone(str(layer.time_zone)))
+        timelines.append(_LayerTimeline(layer, local))
     return CompiledSchedule(
         spec=spec,
         zone=zone,
-        layers=tuple(_LayerTimeline(layer, local) for layer in ordered),
+        layers=tuple(timelines),
         overrides=_OverrideIndex(spec.overrides),
     )
 
@@ -738,23 +972,44 @@ def _combine(
 ) -> tuple[tuple[_Key, ...], tuple[_Key, ...]]:
     """Responders and shadows from the winning layers' users and the overrides in force."""
     if cover is not None and cover.whole is not None:
-        return ((cover.whole.user_id, False, "override", cover.whole.override_id),), ()
+        whole = cover.whole
+        return ((whole.user_id, False, "override", whole.override_id, _NOT_COVERING),), ()
     replacements = cover.replacements if cover is not None else {}
     responders: set[_Key] = set()
     for timeline, user in winners:
-        replacement = replacements.get(user)
-        if replacement is None:
-            responders.add((user, False, "layer", timeline.layer_id))
+        if user in replacements:
+            responders.add(_follow_replacements(user, timeline.layer_id, replacements))
         else:
-            responders.add((replacement.user_id, False, "override", replacement.override_id))
+            responders.add((user, False, "layer", timeline.layer_id, _NOT_COVERING))
     responder_users = {key[0] for key in responders}
     shadows = {
-        (shadow, True, "layer", timeline.layer_id)
+        (shadow, True, "layer", timeline.layer_id, _NOT_COVERING)
         for timeline, _ in winners
         for shadow in timeline.shadows
         if shadow not in responder_users
     }
     return tuple(sorted(responders)), tuple(sorted(shadows))
+
+
+def _follow_replacements(user: int, layer_id: int, replacements: dict[int, Override]) -> _Key:
+    """The end of the chain of replacements starting at the layer's ``user``.
+
+    The chain stops before it would come back to someone already in it: anna -> bob -> anna
+    leaves bob on call (such cycles are refused when created; older data may hold them).
+    """
+    covering = [CoveredSource("layer", layer_id, user)]
+    seen = {user}
+    replacement = replacements[user]
+    while True:
+        user = replacement.user_id
+        seen.add(user)
+        following = replacements.get(user)
+        if following is None or following.user_id in seen:
+            break
+        covering.append(CoveredSource("override", replacement.override_id, user))
+        replacement = following
+    covering.reverse()
+    return (user, False, "override", replacement.override_id, tuple(covering))
 
 
 class _Snapshot(NamedTuple):
@@ -846,37 +1101,87 @@ def on_call_at(schedule: ScheduleSpec | CompiledSchedule, at: datetime) -> OnCal
     snapshot = _snapshot(compiled, instant)
     if not snapshot.responders:
         return OnCall(instant, (), (), None, None)
+    source_start, shift_start = _answer_start(compiled, snapshot, instant)
+    source_end, shift_end = _answer_end(compiled, snapshot, instant)
     return OnCall(
         at=instant,
         responders=tuple(Assignment(*key) for key in snapshot.responders),
         shadows=tuple(Assignment(*key) for key in snapshot.shadows),
-        shift_start=_answer_start(compiled, snapshot),
-        shift_end=_answer_end(compiled, snapshot),
+        shift_start=shift_start,
+        shift_end=shift_end,
+        source_start=source_start,
+        source_end=source_end,
     )
 
 
-def _answer_end(compiled: CompiledSchedule, snapshot: _Snapshot) -> datetime | None:
+def _moved(instant: datetime, delta: timedelta) -> datetime:
+    """``instant + delta``, or the sentinel at that end of the calendar."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return _FOREVER if delta > timedelta(0) else _BEGINNING
+
+
+def _same_people(first: tuple[_Key, ...], second: tuple[_Key, ...]) -> bool:
+    """Whether two answers page the same people (through whichever sources)."""
+    if len(first) == 1 and len(second) == 1:  # the usual single responder, without sets
+        return first[0][0] == second[0][0]
+    return {key[0] for key in first} == {key[0] for key in second}
+
+
+def _answer_end(
+    compiled: CompiledSchedule, snapshot: _Snapshot, instant: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """(source end, hand-off): where the answer first changes, and where its people do.
+
+    Walking on after the first change only looks for a hand-off up to ``MAX_WINDOW`` after
+    ``instant``: someone who moves between layers and overrides for longer than that has no
+    hand-off in sight (None), and the walk stays short.
+    """
+    source_end: datetime | None = None
+    horizon = _FOREVER
     high = snapshot.high
     for _ in range(_MAX_WALK_STEPS):
-        if high == _FOREVER:
-            return None
+        if high == _FOREVER or high >= horizon:
+            return source_end, None
         following = _snapshot(compiled, high)
-        if following.responders != snapshot.responders:
-            return high
+        if source_end is None:
+            if following.responders == snapshot.responders:
+                high = following.high
+                continue
+            source_end = high
+            # Only the walk past the first change needs the horizon (most answers stop here).
+            horizon = _moved(instant, MAX_WINDOW)
+        if not _same_people(following.responders, snapshot.responders):
+            return source_end, high
         high = following.high
-    return high
+    return source_end or high, high
 
 
-def _answer_start(compiled: CompiledSchedule, snapshot: _Snapshot) -> datetime | None:
+def _answer_start(
+    compiled: CompiledSchedule, snapshot: _Snapshot, instant: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """(source start, hand-off) before the snapshot; the hand-off is at most ``MAX_WINDOW``
+    before ``instant``."""
+    source_start: datetime | None = None
+    horizon = _BEGINNING
     low = snapshot.low
     for _ in range(_MAX_WALK_STEPS):
         if low == _BEGINNING:  # unreachable with responders: every source has a start
-            return None
+            return source_start, source_start
+        if source_start is not None and low <= horizon:
+            return source_start, horizon
         preceding = _snapshot(compiled, low - _TICK)
-        if preceding.responders != snapshot.responders:
-            return low
+        if source_start is None:
+            if preceding.responders == snapshot.responders:
+                low = preceding.low
+                continue
+            source_start = low
+            horizon = _moved(instant, -MAX_WINDOW)
+        if not _same_people(preceding.responders, snapshot.responders):
+            return source_start, low
         low = preceding.low
-    return low
+    return source_start or low, low
 
 
 def final_schedule(
@@ -951,7 +1256,7 @@ def next_shift_for_user(
     )
     if found is None:
         return None
-    key: _Key = (found.user_id, False, found.source_kind, found.source_id)
+    key: _Key = (found.user_id, False, found.source_kind, found.source_id, found.covering)
     shift_start = _extend_back(compiled, key, found.start) if found.start == start else found.start
     shift_end = _extend_forward(compiled, key, found.end) if found.end == end else found.end
     return Shift(shift_start, shift_end, *key)
@@ -1012,6 +1317,60 @@ def _replace_different_people(first: Override, second: Override) -> bool:
     )
 
 
+def replacement_cycle(existing: Iterable[Override], candidate: Override) -> list[Override]:
+    """Existing replacements that would close a circle of covers with ``candidate``.
+
+    Replacements chain (carl covers bob who covers anna), so a candidate in which anna replaces
+    bob while bob replaces anna would leave nobody really covering: at some instant of the
+    candidate's range, following the replacements in force from the candidate's user leads back
+    to the person it replaces. Returns the overrides on that circle (empty when there is none),
+    sorted like ``conflicting_overrides``. An existing override with the candidate's id is its
+    previous version and is ignored; a circle that does not pass through the candidate (older
+    data) is not the candidate's doing and is not reported.
+    """
+    if candidate.replaces_user_id is None:
+        return []
+    others = [
+        (_instant_order(other.start), _instant_order(other.end), replaced, other)
+        for other in existing
+        if (replaced := other.replaces_user_id) is not None
+        and other.override_id != candidate.override_id
+        and _overlap(other, candidate)
+    ]
+    start, end = _instant_order(candidate.start), _instant_order(candidate.end)
+    cuts = {start} | {
+        edge for low, high, *_ in others for edge in (low, high) if start < edge < end
+    }
+    for instant in sorted(cuts):
+        # The replacements in force throughout [instant, next cut), the newest per person.
+        in_force: dict[int, Override] = {}
+        for low, high, replaced, other in others:
+            if low <= instant < high and (
+                replaced not in in_force or _is_newer(other, in_force[replaced])
+            ):
+                in_force[replaced] = other
+        circle = _path_back_to(in_force, candidate.user_id, candidate.replaces_user_id)
+        if circle:
+            return sorted(circle, key=lambda item: (item.start.astimezone(UTC), item.override_id))
+    return []
+
+
+def _path_back_to(in_force: dict[int, Override], user: int, target: int) -> list[Override]:
+    """The replacements leading from ``user`` to ``target``, or [] if the chain ends first."""
+    path: list[Override] = []
+    seen = {user}
+    while user in in_force:
+        replacement = in_force[user]
+        path.append(replacement)
+        user = replacement.user_id
+        if user == target:
+            return path
+        if user in seen:
+            return []
+        seen.add(user)
+    return []
+
+
 def rebase_anchor(
     layer: Layer, new_participants: Sequence[int], at: datetime, time_zone: str
 ) -> datetime:
@@ -1021,20 +1380,23 @@ def rebase_anchor(
     rest of their shift and the new order continues after them (their first position in the new
     list). If they are not in the new list, ``new_participants[0]`` takes over the current shift
     now. Before the anchor nothing has started and the anchor is returned unchanged.
+    ``time_zone`` is the schedule's; a layer with its own zone counts in that one.
     """
     participants = tuple(new_participants)
     if not participants:
         raise ValueError("a rotation needs at least one participant")
-    zone = _zone(time_zone)
+    zone = _zone(layer.time_zone or time_zone)
     instant = _as_utc(at, "at")
     anchor = layer.anchor.astimezone(UTC)
     if instant < anchor:
         return anchor
-    rotation = _Rotation(anchor, layer.shift_unit, layer.shift_length, _ZoneTime(zone))
+    rotation = _Rotation(
+        anchor, layer.shift_unit, layer.shift_length, _ZoneTime(zone), layer.handoff_rule
+    )
     index, _, _ = rotation.shift_at(instant)
     current = layer.participants[index % len(layer.participants)]
     position = participants.index(current) if current in participants else 0
-    if layer.shift_unit is ShiftUnit.HOURS:
+    if rotation.elapsed:
         return rotation.start_of(index - position)
     return _boundary_keeping_wall_time(rotation, index - position, len(participants), zone)
 
@@ -1044,15 +1406,14 @@ def _boundary_keeping_wall_time(
 ) -> datetime:
     """The start of shift ``index``, or of the same slot a whole cycle earlier if needed.
 
-    A new anchor fixes the hand-off wall time of the new rotation. A boundary moved by a DST gap
-    (02:30 became 03:30) would move every later hand-off, so step back whole cycles of the new
-    order (which keeps who is on when) to a boundary at the real hand-off wall time.
+    A new anchor fixes the hand-off wall times of the new rotation. A boundary moved by a DST
+    gap (02:30 became 03:30) would move every later hand-off, so step back whole cycles of the
+    new order (which keeps who is on when) to a boundary at its intended wall time.
     """
     for attempt in range(64):
         candidate_index = index - attempt * cycle
         candidate = rotation.start_of(candidate_index)
-        local = candidate.astimezone(zone)
-        wanted = (rotation.hand_off_day(candidate_index), rotation.hand_off_wall_time)
-        if candidate_index == 0 or (local.date(), local.time()) == wanted:
+        local = candidate.astimezone(zone).replace(tzinfo=None)
+        if candidate_index == 0 or local == rotation.intended_local(candidate_index):
             return candidate
     return rotation.start_of(index)

@@ -2,13 +2,15 @@
 
 The past is never rewritten: an override cannot end in the past, a past start takes effect
 now, and deleting one that started only removes its future. Overlapping overrides are refused
-unless both replace different named people; the check runs with the schedule row locked.
+unless both replace different named people, and replacements that would cover each other in a
+circle are refused; the checks run with the schedule row locked. An override lasts at most a
+year (a whole-schedule override two), counted from when it takes effect.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +22,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.pagination import PageParams, paginate
 from app.schedules import repository, schemas
 from app.schedules.models import Schedule, ScheduleOverride
-from app.schedules.oncall import Override, conflicting_overrides
+from app.schedules.oncall import MAX_WINDOW, Override, conflicting_overrides, replacement_cycle
 from app.schedules.repository import bump_revision
 from app.schedules.service import get_schedule, require_user, writable_schedule
 
@@ -54,6 +56,23 @@ async def get_override(
     return override
 
 
+# As long as the longest window a query may ask for. Someone standing in for the whole schedule
+# (a team lending its rotation for a long project) may go for two years.
+MAX_OVERRIDE = MAX_WINDOW
+MAX_WHOLE_SCHEDULE_OVERRIDE = timedelta(days=731)
+
+
+def _check_length(start: datetime, end: datetime, replaces_user_id: int | None) -> None:
+    """``start`` is when the override takes effect (a past start counts from now)."""
+    limit = MAX_OVERRIDE if replaces_user_id is not None else MAX_WHOLE_SCHEDULE_OVERRIDE
+    if end - start > limit:
+        what = "an override replacing someone" if replaces_user_id else "a whole-schedule override"
+        raise InvalidInput(
+            f"{what} lasts at most {limit.days} days; make several, one after the other",
+            field="body.end",
+        )
+
+
 async def _check_conflicts(session: AsyncSession, schedule_id: int, candidate: Override) -> None:
     rows = (
         await session.scalars(
@@ -64,12 +83,22 @@ async def _check_conflicts(session: AsyncSession, schedule_id: int, candidate: O
             )
         )
     ).all()
-    clashes = conflicting_overrides([repository.override_from_row(r) for r in rows], candidate)
+    existing = [repository.override_from_row(r) for r in rows]
+    clashes = conflicting_overrides(existing, candidate)
     if clashes:
         ids = [c.override_id for c in clashes]
         raise Conflict(
             f"overlaps override{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))}: two "
             "overrides may overlap only when they replace different named people",
+            conflicting_override_ids=ids,
+        )
+    circle = replacement_cycle(existing, candidate)
+    if circle:
+        ids = [c.override_id for c in circle]
+        raise Conflict(
+            f"would close a circle of covers with override{'s' if len(ids) > 1 else ''} "
+            f"{', '.join(map(str, ids))}: user {candidate.user_id} would cover user "
+            f"{candidate.replaces_user_id}, who is covered back by it",
             conflicting_override_ids=ids,
         )
 
@@ -123,6 +152,7 @@ async def add_override(
     if end <= start:
         raise InvalidInput("end must be after start", field="body.end")
     start = max(start.astimezone(UTC), now)
+    _check_length(start, end, replaces_user_id)
     await require_user(session, user_id, "body.user_id")
     if replaces_user_id is not None:
         await require_user(session, replaces_user_id, "body.replaces_user_id")
@@ -176,6 +206,8 @@ async def update_override(
     start = start if started else max(start.astimezone(UTC), now)
     user_id = changes.get("user_id", override.user_id)
     replaces = changes.get("replaces_user_id", override.replaces_user_id)
+    if (start, end, replaces) != (override.starts_at, override.ends_at, override.replaces_user_id):
+        _check_length(start, end, replaces)  # an older, longer override may still get a reason
     await require_user(session, user_id, "body.user_id")
     if replaces is not None:
         await require_user(session, replaces, "body.replaces_user_id")

@@ -170,6 +170,8 @@ def layer_from_version(version: LayerVersion) -> Layer | None:
         restrictions=tuple(restriction_from_json(r) for r in version.restrictions or ()),
         active_from=active_from,
         active_until=active_until,
+        handoff_rule=version.handoff_rule,
+        time_zone=version.time_zone,
     )
 
 

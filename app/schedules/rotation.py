@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from app.core.errors import InvalidInput
 from app.schedules import schemas
 from app.schedules.models import LayerVersion
-from app.schedules.oncall import Layer, Restriction, ShiftUnit
+from app.schedules.oncall import HandoffRule, Layer, Restriction, ShiftUnit
 
 DEFAULT_HANDOFF = time(9)
 
@@ -43,6 +43,12 @@ class Rotation:
     starts_at: datetime
     ends_at: datetime | None
     restrictions: tuple[tuple[tuple[int, ...], str, str], ...]
+    handoff_rule: HandoffRule
+    time_zone: str | None  # None: the schedule's
+
+    def zone_name(self, schedule_zone: str) -> str:
+        """The zone the rotation's hand-offs and windows are read in."""
+        return self.time_zone or schedule_zone
 
     def calculator_layer(self, layer_id: int) -> Layer:
         """The calculator's layer, without validity bounds; raises InvalidInput if unusable."""
@@ -59,6 +65,8 @@ class Rotation:
                     Restriction(frozenset(days), time.fromisoformat(s), time.fromisoformat(e))
                     for days, s, e in self.restrictions
                 ),
+                handoff_rule=self.handoff_rule,
+                time_zone=self.time_zone,
             )
         except ValueError as exc:
             raise InvalidInput(str(exc).removeprefix(f"layer {layer_id}: ")) from None
@@ -94,6 +102,8 @@ def rotation_of(version: LayerVersion) -> Rotation:
         starts_at=version.starts_at,
         ends_at=version.ends_at,
         restrictions=restrictions_key(version.restrictions or ()),
+        handoff_rule=version.handoff_rule,
+        time_zone=version.time_zone,
     )
 
 

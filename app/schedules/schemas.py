@@ -31,7 +31,7 @@ from app.core.schemas import (
     TimeZoneName,
 )
 from app.schedules.models import CoverRequestState, FeedKind
-from app.schedules.oncall import MAX_SHIFT_DAYS, MAX_SHIFT_HOURS, ShiftUnit
+from app.schedules.oncall import MAX_SHIFT_DAYS, MAX_SHIFT_HOURS, HandoffRule, ShiftUnit
 
 MAX_LAYERS = 20
 MAX_PARTICIPANTS = 200
@@ -138,6 +138,18 @@ Participants = Annotated[list[Id], Field(min_length=1, max_length=MAX_PARTICIPAN
 Shadows = Annotated[list[Id], Field(max_length=MAX_PARTICIPANTS)]
 
 
+HANDOFF_RULE = (
+    "wall_clock: hand-offs stay at the same local times, so a shift across a DST change is an "
+    "hour shorter or longer; elapsed: every shift lasts exactly its length. Default: wall_clock "
+    "for day and week shifts and for hour shifts that divide 24 hours or are a multiple of it, "
+    "elapsed for other hour shifts."
+)
+LAYER_ZONE = (
+    "IANA time zone of the layer's hand-offs, start date and restriction windows (follow the "
+    "sun: each region on its own clock); null: the schedule's."
+)
+
+
 class LayerCreate(InputModel):
     name: Name
     priority: int | None = Field(
@@ -155,12 +167,14 @@ class LayerCreate(InputModel):
     )
     end: Instant | None = None
     restrictions: list[RestrictionIn] = Field(default_factory=list, max_length=MAX_RESTRICTIONS)
+    handoff_rule: HandoffRule | None = Field(default=None, description=HANDOFF_RULE)
+    time_zone: TimeZoneName | None = Field(default=None, description=LAYER_ZONE)
 
     _shift_limit = field_validator("shift_length")(_shift_within_a_year)
 
 
 class LayerUpdate(PatchModel):
-    nullable = frozenset({"end", "handoff_time", "priority", "start"})
+    nullable = frozenset({"end", "handoff_time", "priority", "start", "time_zone"})
 
     name: Name | None = None
     priority: int | None = Field(default=None, ge=0, le=1000)
@@ -172,6 +186,11 @@ class LayerUpdate(PatchModel):
     start: Instant | Day | None = None
     end: Instant | None = None
     restrictions: list[RestrictionIn] | None = Field(default=None, max_length=MAX_RESTRICTIONS)
+    handoff_rule: HandoffRule | None = Field(default=None, description="Kept unless given.")
+    time_zone: TimeZoneName | None = Field(
+        default=None,
+        description="A new zone keeps the hand-off's local time and date; null: the schedule's.",
+    )
     keep_current: bool = Field(
         default=True,
         description="When participants change, whoever is on call now finishes their shift.",
@@ -216,7 +235,9 @@ class LayerOut(OutputModel):
     shadows: list[int]
     shift_length: int
     shift_unit: ShiftUnit
-    handoff_time: str = Field(description="Local hand-off time in the schedule's time zone.")
+    handoff_time: str = Field(description="Local hand-off time in the layer's time zone.")
+    handoff_rule: HandoffRule
+    time_zone: str | None = Field(description="The layer's own time zone; null: the schedule's.")
     start: datetime
     end: datetime | None
     anchor: datetime = Field(description="The rotation's first hand-off.")
@@ -236,6 +257,8 @@ class LayerVersionOut(OutputModel):
     shadows: list[int]
     shift_length: int
     shift_unit: ShiftUnit
+    handoff_rule: HandoffRule
+    time_zone: str | None
     anchor: datetime
     start: datetime
     end: datetime | None
@@ -323,6 +346,22 @@ class OverrideOut(OutputModel):
 # ------------------------------------------------------------------------------- answers
 
 
+class CoveredSourceOut(OutputModel):
+    """One step down a chain of covers: the source that had put ``user_id`` on call."""
+
+    source_kind: str = Field(description="'layer' or 'override'.")
+    source_id: int
+    source_name: str
+    user_id: int
+    name: str
+
+
+COVERING = (
+    "What an override stands in for, nearest first, down to the layer: carl's override "
+    "covering bob's override covering anna's layer. Empty for a layer."
+)
+
+
 class AssignmentOut(OutputModel):
     user_id: int
     name: str
@@ -330,6 +369,7 @@ class AssignmentOut(OutputModel):
     source_kind: str = Field(description="'layer' or 'override'.")
     source_id: int
     source_name: str
+    covering: list[CoveredSourceOut] = Field(default_factory=list, description=COVERING)
 
 
 class OnCallOut(OutputModel):
@@ -340,8 +380,21 @@ class OnCallOut(OutputModel):
     at: datetime
     responders: list[AssignmentOut]
     shadows: list[AssignmentOut]
-    since: datetime | None = Field(description="Since when these responders are on call.")
-    until: datetime | None = Field(description="When they hand off; null if never.")
+    since: datetime | None = Field(
+        description="The hand-off that put these people on call (looked for up to 366 days back)."
+    )
+    until: datetime | None = Field(
+        description="The next hand-off: when the set of responders changes; null if it does not "
+        "within 366 days. The same person moving to another layer or override is no hand-off."
+    )
+    source_since: datetime | None = Field(
+        default=None, description="Since when the responders' sources are as listed."
+    )
+    source_until: datetime | None = Field(
+        default=None,
+        description="Until when the responders' sources stay as listed (a layer shift may end "
+        "before `until` when the same person carries on through an override); null if never.",
+    )
     next_responders: list[AssignmentOut] = Field(description="Who is on call from `until`.")
 
 
@@ -354,6 +407,7 @@ class ShiftOut(OutputModel):
     source_kind: str
     source_id: int
     source_name: str
+    covering: list[CoveredSourceOut] = Field(default_factory=list, description=COVERING)
 
 
 class FinalScheduleOut(OutputModel):

@@ -37,6 +37,7 @@ from app.schedules.models import (
 )
 from app.schedules.oncall import (
     OnCall,
+    default_handoff_rule,
     on_call_at,
     rebase_anchor,
 )
@@ -163,6 +164,8 @@ def _new_version(
         priority=rotation.priority,
         shift_length=rotation.shift_length,
         shift_unit=rotation.shift_unit,
+        handoff_rule=rotation.handoff_rule,
+        time_zone=rotation.time_zone,
         anchor=rotation.anchor,
         starts_at=rotation.starts_at,
         ends_at=rotation.ends_at,
@@ -319,7 +322,12 @@ async def delete_schedule(session: AsyncSession, principal: Principal, schedule_
 class LayerView:
     layer: ScheduleLayer
     version: LayerVersion
-    time_zone: str
+    time_zone: str  # the schedule's
+
+    @property
+    def local_zone(self) -> str:
+        """The zone the layer's hand-offs and windows are read in: its own, or the schedule's."""
+        return self.version.time_zone or self.time_zone
 
 
 async def current_layers(session: AsyncSession, schedule: Schedule) -> list[LayerView]:
@@ -384,7 +392,7 @@ async def _add_layer(
     await require_users(session, data.participants, f"{field}.participants")
     await require_users(session, data.shadows, f"{field}.shadows")
     now = _now(session)
-    zone = zone_of(schedule.time_zone)
+    zone = zone_of(data.time_zone or schedule.time_zone)
     starts_at, anchor = place_rotation(data.start, data.handoff_time, zone, now)
     length, unit = schemas.normalize_shift(data.shift_length, data.shift_unit)
     rotation = Rotation(
@@ -399,6 +407,8 @@ async def _add_layer(
         starts_at=starts_at,
         ends_at=data.end.astimezone(UTC) if data.end else None,
         restrictions=restrictions_key(data.restrictions),
+        handoff_rule=data.handoff_rule or default_handoff_rule(length, unit),
+        time_zone=data.time_zone,
     )
     if rotation.ends_at is not None and rotation.ends_at <= rotation.starts_at:
         raise InvalidInput("end must be after the layer's start", field=f"{field}.end")
@@ -443,9 +453,11 @@ async def _writable_layer(
 def _reshape(
     view: LayerView, data: schemas.LayerUpdate, rotation: Rotation, now: datetime
 ) -> Rotation:
-    """Apply start / hand-off / shift changes: the rotation keeps counting from its anchor."""
+    """Apply start / hand-off / shift / rule / zone changes: the rotation keeps counting from
+    its anchor. A new zone keeps the hand-off's local time and the anchor's local date."""
     fields = data.model_fields_set
-    zone = zone_of(view.time_zone)
+    old_zone_name = rotation.zone_name(view.time_zone)
+    old_zone = zone_of(old_zone_name)
     if {"shift_length", "shift_unit"} & fields:
         if data.shift_unit is not None and data.shift_length is None:
             # "weeks" alone is ambiguous once stored as days: 7 days would become 7 weeks.
@@ -458,12 +470,17 @@ def _reshape(
             raise InvalidInput(str(exc), field="body.shift_length") from None
         length, shift_unit = schemas.normalize_shift(length, unit)
         rotation = replace(rotation, shift_length=length, shift_unit=shift_unit)
-    handoff = data.handoff_time or handoff_time_of(rotation.anchor, zone)
+    if data.handoff_rule is not None:
+        rotation = replace(rotation, handoff_rule=data.handoff_rule)
+    if "time_zone" in fields:
+        rotation = replace(rotation, time_zone=data.time_zone)
+    zone = zone_of(rotation.zone_name(view.time_zone))
+    handoff = data.handoff_time or handoff_time_of(rotation.anchor, old_zone)
     if "start" in fields and data.start is not None:
         starts_at, anchor = place_rotation(data.start, data.handoff_time, zone, now)
         rotation = replace(rotation, starts_at=starts_at, anchor=anchor)
-    elif data.handoff_time is not None:
-        day = rotation.anchor.astimezone(zone).date()
+    elif data.handoff_time is not None or rotation.zone_name(view.time_zone) != old_zone_name:
+        day = rotation.anchor.astimezone(old_zone).date()
         rotation = replace(rotation, anchor=local_instant(day, handoff, zone))
     if "end" in fields:
         rotation = replace(rotation, ends_at=data.end.astimezone(UTC) if data.end else None)
@@ -511,11 +528,8 @@ async def update_layer(
     if data.restrictions is not None:
         rotation = replace(rotation, restrictions=restrictions_key(data.restrictions))
     if data.participants is not None:
-        reshaped = (rotation.anchor, rotation.shift_length, rotation.shift_unit) != (
-            old.anchor,
-            old.shift_length,
-            old.shift_unit,
-        )
+        shape = ("anchor", "shift_length", "shift_unit", "handoff_rule", "time_zone")
+        reshaped = any(getattr(rotation, name) != getattr(old, name) for name in shape)
         rotation = _with_participants(
             view,
             rotation,

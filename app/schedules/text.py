@@ -40,7 +40,8 @@ def _when(instant: datetime, zone: str) -> str:
 
 
 def _person(item: schemas.AssignmentOut) -> str:
-    return f"{item.name} <{item.email}>  [{item.source_name}]"
+    chain = "".join(f", covering {step.name} ({step.source_name})" for step in item.covering)
+    return f"{item.name} <{item.email}>  [{item.source_name}{chain}]"
 
 
 def format_answer(answer: schemas.OnCallOut) -> str:

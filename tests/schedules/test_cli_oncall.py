@@ -39,8 +39,9 @@ def test_baton_oncall(tmp_path: Path) -> None:
     assert "until    2026-03-09 13:00 UTC (Mon 09 Mar 09:00 America/New_York)" in payments
     assert "next     Alice Nguyen" in payments
     sre = out[out.index("sre-follow-the-sun") :]
+    # Berlin's working day (09:00-17:00 CET) until New York's begins (09:00 EDT, 13:00 UTC).
     assert "on call  Alice Nguyen <alice@example.com>  [emea]" in sre
-    assert "until    2026-03-08 14:00 UTC" in sre and "next     Bob Okafor" in sre
+    assert "until    2026-03-08 13:00 UTC" in sre and "next     Bob Okafor" in sre
 
     one = _baton(tmp_path, "oncall", "sre-follow-the-sun", "--at", "2026-03-08T23:00")
     assert one.returncode == 0, one.stderr

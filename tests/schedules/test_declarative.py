@@ -171,6 +171,10 @@ async def test_the_demo_applies_twice_without_change(db: Database) -> None:
             ),
             "overlaps override",
         ),
+        (
+            CONFIG.replace("end: 2026-03-05T00:00, user: cy", "end: 2027-03-06T00:00, user: cy"),
+            "lasts at most 366 days",
+        ),
     ],
 )
 async def test_bad_files_write_nothing(db: Database, text: str, message: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from app.schedules.oncall import (
     Assignment,
+    CoveredSource,
     Layer,
     Override,
     Restriction,
@@ -28,6 +29,7 @@ from app.schedules.oncall import (
     next_shift_for_user,
     on_call_at,
     rebase_anchor,
+    replacement_cycle,
     validate_layer,
 )
 
@@ -406,7 +408,8 @@ def test_night_restriction_crosses_midnight(instant: datetime, expected: tuple[i
             "America/New_York",
             Restriction(EVERY_DAY, time(2, 30), time(6)),
             (utc(2026, 3, 8), utc(2026, 3, 9)),
-            [(utc(2026, 3, 8, 7, 30), utc(2026, 3, 8, 10))],  # starts 03:30 EDT
+            # 02:30 does not exist: the window opens at the first instant after the gap, 03:00 EDT
+            [(utc(2026, 3, 8, 7), utc(2026, 3, 8, 10))],
             id="new-york-window-starting-in-the-gap",
         ),
         pytest.param(
@@ -773,6 +776,287 @@ def test_conflicting_overrides(
 ) -> None:
     found = conflicting_overrides(existing, candidate)
     assert [item.override_id for item in found] == expected_ids
+
+
+# ---------------------------------------------------------------------------------------------
+# Covers of covers: replacements chain, circles are refused
+# ---------------------------------------------------------------------------------------------
+
+ANNA, BOB, CARL, DAVE = 1, 2, 3, 4
+
+# Berlin, spring forward on 29 March: anna's week from Monday 23 March 09:00 CET. Bob covers
+# anna from Saturday 18:00 CET to Sunday 18:00 CEST (A); carl covers bob overnight, 01:00 CET to
+# 12:00 CEST, across the missing hour (B).
+BERLIN_WEEK = layer((ANNA, DAVE), local(BERLIN, 2026, 3, 23, 9), 7)
+BOB_FOR_ANNA = Override(
+    11, local(BERLIN, 2026, 3, 28, 18), local(BERLIN, 2026, 3, 29, 18), BOB, replaces_user_id=ANNA
+)
+CARL_FOR_BOB = Override(
+    12, local(BERLIN, 2026, 3, 29, 1), local(BERLIN, 2026, 3, 29, 12), CARL, replaces_user_id=BOB
+)
+BERLIN_CHAIN = schedule("Europe/Berlin", BERLIN_WEEK, overrides=(BOB_FOR_ANNA, CARL_FOR_BOB))
+UNDER_ANNA = (CoveredSource("layer", 1, ANNA),)
+UNDER_BOB_AND_ANNA = (CoveredSource("override", 11, BOB), *UNDER_ANNA)
+
+
+@pytest.mark.parametrize(
+    ("instant", "expected"),
+    [
+        pytest.param(utc(2026, 3, 28, 16, 59), Assignment(ANNA, False, "layer", 1), id="anna"),
+        pytest.param(
+            utc(2026, 3, 28, 17), Assignment(BOB, False, "override", 11, UNDER_ANNA), id="bob"
+        ),
+        pytest.param(
+            utc(2026, 3, 29, 0, 30),  # 01:30 CET
+            Assignment(CARL, False, "override", 12, UNDER_BOB_AND_ANNA),
+            id="carl-covers-bob-covering-anna",
+        ),
+        pytest.param(
+            local(BERLIN, 2026, 3, 29, 3, 30),  # just after the missing hour
+            Assignment(CARL, False, "override", 12, UNDER_BOB_AND_ANNA),
+            id="carl-after-the-gap",
+        ),
+        pytest.param(
+            local(BERLIN, 2026, 3, 29, 12),
+            Assignment(BOB, False, "override", 11, UNDER_ANNA),
+            id="bob-again",
+        ),
+        pytest.param(local(BERLIN, 2026, 3, 29, 18), Assignment(ANNA, False, "layer", 1), id="end"),
+    ],
+)
+def test_a_cover_of_a_cover_puts_the_last_person_on_call(
+    instant: datetime, expected: Assignment
+) -> None:
+    assert on_call_at(BERLIN_CHAIN, instant).responders == (expected,)
+
+
+def test_a_chain_of_covers_in_the_final_schedule_and_the_hand_offs() -> None:
+    answer = on_call_at(BERLIN_CHAIN, utc(2026, 3, 29, 0, 30))
+    assert (answer.shift_start, answer.shift_end) == (utc(2026, 3, 29, 0), utc(2026, 3, 29, 10))
+    shifts = final_schedule(BERLIN_CHAIN, utc(2026, 3, 28, 12), utc(2026, 3, 30))
+    assert shifts == [
+        Shift(utc(2026, 3, 28, 12), utc(2026, 3, 28, 17), ANNA, False, "layer", 1),
+        Shift(utc(2026, 3, 28, 17), utc(2026, 3, 29), BOB, False, "override", 11, UNDER_ANNA),
+        Shift(
+            utc(2026, 3, 29), utc(2026, 3, 29, 10), CARL, False, "override", 12, UNDER_BOB_AND_ANNA
+        ),
+        Shift(utc(2026, 3, 29, 10), utc(2026, 3, 29, 16), BOB, False, "override", 11, UNDER_ANNA),
+        Shift(utc(2026, 3, 29, 16), utc(2026, 3, 30), ANNA, False, "layer", 1),
+    ]
+    assert next_shift_for_user(BERLIN_CHAIN, BOB, utc(2026, 3, 29, 0, 30), timedelta(days=1)) == (
+        Shift(utc(2026, 3, 29, 10), utc(2026, 3, 29, 16), BOB, False, "override", 11, UNDER_ANNA)
+    )
+
+
+# New York, fall back on 1 November (01:00-02:00 happens twice). Anna's day runs from Saturday
+# 09:00 EDT to Sunday 09:00 EST; bob covers her overnight.
+NY_DAYS = layer((ANNA, DAVE), local(NY, 2026, 10, 31, 9))
+NY_BOB_FOR_ANNA = Override(
+    21, local(NY, 2026, 10, 31, 20), local(NY, 2026, 11, 1, 8), BOB, replaces_user_id=ANNA
+)
+# Anna covering bob for the repeated hour, 01:30 EDT to 01:30 EST, would cover herself.
+NY_ANNA_FOR_BOB = Override(
+    22,
+    local(NY, 2026, 11, 1, 1, 30),
+    local(NY, 2026, 11, 1, 1, 30, fold=1),
+    ANNA,
+    replaces_user_id=BOB,
+)
+# Carl covers bob from the second 01:15 (EST) to 02:00 EST.
+NY_CARL_FOR_BOB = Override(
+    23, local(NY, 2026, 11, 1, 1, 15, fold=1), local(NY, 2026, 11, 1, 2), CARL, replaces_user_id=BOB
+)
+
+
+def test_covers_of_covers_in_the_repeated_hour() -> None:
+    spec = schedule("America/New_York", NY_DAYS, overrides=(NY_BOB_FOR_ANNA, NY_CARL_FOR_BOB))
+    under = (CoveredSource("override", 21, BOB), CoveredSource("layer", 1, ANNA))
+    # 01:30 EDT is bob's; 01:30 EST, the same wall time an hour later, is carl's.
+    assert responders(spec, local(NY, 2026, 11, 1, 1, 30)) == (BOB,)
+    assert on_call_at(spec, local(NY, 2026, 11, 1, 1, 30, fold=1)).responders == (
+        Assignment(CARL, False, "override", 23, under),
+    )
+    assert [(s.start, s.end, s.user_id) for s in hand_off_shifts(spec)] == [
+        (utc(2026, 10, 31, 13), utc(2026, 11, 1), ANNA),
+        (utc(2026, 11, 1), utc(2026, 11, 1, 6, 15), BOB),
+        (utc(2026, 11, 1, 6, 15), utc(2026, 11, 1, 7), CARL),
+        (utc(2026, 11, 1, 7), utc(2026, 11, 1, 13), BOB),
+        (utc(2026, 11, 1, 13), utc(2026, 11, 1, 14), ANNA),
+        (utc(2026, 11, 1, 14), utc(2026, 11, 2), DAVE),
+    ]
+
+
+def hand_off_shifts(spec: ScheduleSpec) -> list[Shift]:
+    return [s for s in final_schedule(spec, utc(2026, 10, 31), utc(2026, 11, 2)) if not s.shadow]
+
+
+def test_a_circle_of_covers_stops_before_it_comes_back() -> None:
+    # Stored before circles were refused: anna -> bob -> anna leaves bob on call, not anna.
+    spec = schedule("America/New_York", NY_DAYS, overrides=(NY_BOB_FOR_ANNA, NY_ANNA_FOR_BOB))
+    assert on_call_at(spec, local(NY, 2026, 11, 1, 1, 45)).responders == (
+        Assignment(BOB, False, "override", 21, (CoveredSource("layer", 1, ANNA),)),
+    )
+    # The same overrides seen from bob's own shift: bob -> anna, and anna's cover by bob would
+    # come back to bob.
+    bob_days = layer((BOB,), local(NY, 2026, 10, 31, 9))
+    spec = schedule("America/New_York", bob_days, overrides=(NY_BOB_FOR_ANNA, NY_ANNA_FOR_BOB))
+    assert on_call_at(spec, local(NY, 2026, 11, 1, 1, 45)).responders == (
+        Assignment(ANNA, False, "override", 22, (CoveredSource("layer", 1, BOB),)),
+    )
+
+
+def ny_override(override_id: int, start: int, end: int, user: int, replaces: int) -> Override:
+    """On 1 November in New York, between whole hours of UTC (05:00Z is 01:00 EDT)."""
+    return Override(override_id, utc(2026, 11, 1, start), utc(2026, 11, 1, end), user, replaces)
+
+
+@pytest.mark.parametrize(
+    ("existing", "candidate", "expected_ids"),
+    [
+        pytest.param([NY_BOB_FOR_ANNA], NY_ANNA_FOR_BOB, [21], id="anna-bob-anna"),
+        pytest.param(
+            [ny_override(1, 3, 8, BOB, ANNA), ny_override(2, 5, 6, CARL, BOB)],
+            ny_override(9, 4, 7, ANNA, CARL),
+            [1, 2],
+            id="three-round",
+        ),
+        pytest.param(
+            [ny_override(1, 3, 5, BOB, ANNA), ny_override(2, 5, 6, CARL, BOB)],
+            ny_override(9, 4, 7, ANNA, CARL),
+            [],
+            id="never-at-the-same-time",
+        ),
+        pytest.param(
+            [ny_override(1, 3, 5, BOB, ANNA)], ny_override(9, 5, 7, ANNA, BOB), [], id="touching"
+        ),
+        pytest.param(
+            [ny_override(1, 3, 8, BOB, ANNA), ny_override(2, 5, 6, CARL, BOB)],
+            ny_override(9, 4, 7, DAVE, CARL),
+            [],
+            id="a-longer-chain-is-fine",
+        ),
+        pytest.param(
+            [ny_override(9, 3, 8, BOB, ANNA)],
+            ny_override(9, 4, 7, ANNA, BOB),
+            [],
+            id="own-previous-version",
+        ),
+        pytest.param(
+            [ny_override(1, 3, 8, BOB, CARL), ny_override(2, 3, 8, CARL, BOB)],
+            ny_override(9, 4, 7, BOB, ANNA),
+            [],
+            id="an-older-circle-is-not-the-candidates",
+        ),
+    ],
+)
+def test_replacement_cycle(
+    existing: list[Override], candidate: Override, expected_ids: list[int]
+) -> None:
+    assert [item.override_id for item in replacement_cycle(existing, candidate)] == expected_ids
+    # Different people are replaced, so the pairwise rule alone lets every one of them through.
+    assert conflicting_overrides(existing, candidate) == []
+
+
+# Sydney, DST ends on Sunday 5 April (03:00 AEDT becomes 02:00 AEST). Daily shifts at 09:00:
+# Saturday anna (25 hours), Sunday bob, Monday carl. Anna covers bob's Sunday.
+SYDNEY_DAYS = layer((ANNA, BOB, CARL), local(SYDNEY, 2026, 4, 4, 9))
+ANNA_FOR_BOB = Override(
+    31, local(SYDNEY, 2026, 4, 5, 9), local(SYDNEY, 2026, 4, 6, 9), ANNA, replaces_user_id=BOB
+)
+# Carl then covers anna's cover on Sunday evening, 20:00 to 22:00 AEST.
+CARL_FOR_ANNA = Override(
+    32, local(SYDNEY, 2026, 4, 5, 20), local(SYDNEY, 2026, 4, 5, 22), CARL, replaces_user_id=ANNA
+)
+
+
+def test_a_cover_of_someone_who_is_covering_in_sydney() -> None:
+    spec = schedule("Australia/Sydney", SYDNEY_DAYS, overrides=(ANNA_FOR_BOB, CARL_FOR_ANNA))
+    under = (CoveredSource("override", 31, ANNA), CoveredSource("layer", 1, BOB))
+    assert on_call_at(spec, local(SYDNEY, 2026, 4, 5, 21)).responders == (
+        Assignment(CARL, False, "override", 32, under),
+    )
+    assert responders(spec, local(SYDNEY, 2026, 4, 5, 22)) == (ANNA,)
+    assert replacement_cycle([ANNA_FOR_BOB], CARL_FOR_ANNA) == []
+    bob_back = Override(
+        33, local(SYDNEY, 2026, 4, 5, 20), local(SYDNEY, 2026, 4, 5, 22), BOB, replaces_user_id=ANNA
+    )
+    assert replacement_cycle([ANNA_FOR_BOB], bob_back) == [ANNA_FOR_BOB]
+    whole = Override(34, bob_back.start, bob_back.end, BOB)
+    assert replacement_cycle([ANNA_FOR_BOB], whole) == [], "a whole-schedule override covers all"
+
+
+# ---------------------------------------------------------------------------------------------
+# "until" is a hand-off: the people change, not only their source
+# ---------------------------------------------------------------------------------------------
+
+
+def test_until_is_when_the_people_change_in_sydney() -> None:
+    spec = schedule("Australia/Sydney", SYDNEY_DAYS, overrides=(ANNA_FOR_BOB,))
+    saturday = on_call_at(spec, local(SYDNEY, 2026, 4, 4, 12))
+    assert saturday.responders == (Assignment(ANNA, False, "layer", 1),)
+    # Her layer shift ends Sunday 09:00 AEST (25 hours); her cover of bob carries her on to
+    # Monday 09:00, when carl takes over.
+    assert (saturday.source_start, saturday.source_end) == (
+        utc(2026, 4, 3, 22),
+        utc(2026, 4, 4, 23),
+    )
+    assert (saturday.shift_start, saturday.shift_end) == (utc(2026, 4, 3, 22), utc(2026, 4, 5, 23))
+    assert responders(spec, saturday.shift_end) == (CARL,)
+    sunday = on_call_at(spec, local(SYDNEY, 2026, 4, 5, 12))
+    assert sunday.responders == (
+        Assignment(ANNA, False, "override", 31, (CoveredSource("layer", 1, BOB),)),
+    )
+    assert (sunday.source_start, sunday.source_end) == (utc(2026, 4, 4, 23), utc(2026, 4, 5, 23))
+    assert (sunday.shift_start, sunday.shift_end) == (utc(2026, 4, 3, 22), utc(2026, 4, 5, 23))
+
+
+def test_until_is_when_the_people_change_in_berlin() -> None:
+    # Anna holds the office hours every weekday and the first week of the weekly rotation.
+    office = layer(
+        (ANNA,),
+        local(BERLIN, 2026, 3, 23, 9),
+        layer_id=2,
+        priority=2,
+        restrictions=(BUSINESS_HOURS,),
+    )
+    weekly = layer((ANNA, BOB), local(BERLIN, 2026, 3, 23, 9), 7, layer_id=1, priority=1)
+    spec = schedule("Europe/Berlin", office, weekly)
+    answer = on_call_at(spec, local(BERLIN, 2026, 3, 23, 12))
+    assert answer.responders == (Assignment(ANNA, False, "layer", 2),)
+    assert (answer.source_start, answer.source_end) == (utc(2026, 3, 23, 8), utc(2026, 3, 23, 16))
+    # The weekly hand-off on Monday 30 March 09:00 CEST keeps anna on (office hours); bob takes
+    # over at 17:00 CEST, after the spring change.
+    assert (answer.shift_start, answer.shift_end) == (utc(2026, 3, 23, 8), utc(2026, 3, 30, 15))
+    assert responders(spec, utc(2026, 3, 30, 15)) == (BOB,)
+
+
+def test_until_is_when_the_people_change_in_new_york() -> None:
+    # Anna's day runs Saturday 09:00 EST to Sunday 09:00 EDT (23 hours, spring forward); she
+    # then covers the whole schedule until 12:00 EDT, and bob's day continues after.
+    days = layer((ANNA, BOB), local(NY, 2026, 3, 7, 9))
+    cover = Override(41, local(NY, 2026, 3, 8, 9), local(NY, 2026, 3, 8, 12), ANNA)
+    spec = schedule("America/New_York", days, overrides=(cover,))
+    night = on_call_at(spec, local(NY, 2026, 3, 7, 20))
+    assert (night.source_end, night.shift_end) == (utc(2026, 3, 8, 13), utc(2026, 3, 8, 16))
+    covering = on_call_at(spec, local(NY, 2026, 3, 8, 10))
+    assert covering.responders == (Assignment(ANNA, False, "override", 41),)
+    assert (covering.source_start, covering.shift_start) == (
+        utc(2026, 3, 8, 13),
+        utc(2026, 3, 7, 14),
+    )
+    assert covering.shift_end == utc(2026, 3, 8, 16)
+    assert responders(spec, covering.shift_end) == (BOB,)
+
+
+def test_a_hand_off_is_looked_for_up_to_a_year_away() -> None:
+    # Anna holds both layers: she changes layers twice a weekday and never hands off.
+    office = layer((ANNA,), utc(2025, 1, 6), layer_id=2, priority=2, restrictions=(BUSINESS_HOURS,))
+    always = layer((ANNA,), utc(2025, 1, 6), layer_id=1, priority=1)
+    at = utc(2026, 6, 3, 12)
+    answer = on_call_at(schedule("UTC", office, always), at)
+    assert (answer.source_start, answer.source_end) == (utc(2026, 6, 3, 9), utc(2026, 6, 3, 17))
+    assert answer.shift_end is None, "no hand-off within 366 days"
+    assert answer.shift_start == at - timedelta(days=366)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ which that zone changes its UTC offset, so DST edges come up often.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from itertools import pairwise
@@ -16,6 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.schedules.oncall import (
+    Assignment,
+    CoveredSource,
+    HandoffRule,
     Layer,
     Override,
     Restriction,
@@ -23,9 +27,12 @@ from app.schedules.oncall import (
     Shift,
     ShiftUnit,
     compile_schedule,
+    conflicting_overrides,
     final_schedule,
+    gaps,
     on_call_at,
     rebase_anchor,
+    replacement_cycle,
 )
 
 ZONES = (
@@ -112,8 +119,14 @@ def layers(
     unit: ShiftUnit | None = None,
     distinct: bool = False,
     recent: bool = False,
+    rules: tuple[HandoffRule | None, ...] = (None, *HandoffRule),
+    own_zone: bool = True,
 ) -> Layer:
-    """A layer whose anchor is usually before ``focus`` (years before unless ``recent``)."""
+    """A layer whose anchor is usually before ``focus`` (years before unless ``recent``).
+
+    Any hand-off rule of ``rules`` (None: the unit's own); with ``own_zone`` the layer may have
+    its own time zone, in which its anchor, hand-offs and windows are read.
+    """
     people = st.integers(1, 6)
     if distinct:
         participants = draw(st.lists(people, min_size=2, max_size=5, unique=True))
@@ -124,7 +137,9 @@ def layers(
         length = draw(st.sampled_from([1, 1, 2, 3, 7, 14]))
     else:
         length = draw(st.sampled_from([1, 3, 8, 12, 24, 36, 168]))
-    zone = ZoneInfo(zone_name)
+    rule = draw(st.sampled_from(rules))
+    layer_zone = draw(st.none() | st.sampled_from(ZONES)) if own_zone else None
+    zone = ZoneInfo(layer_zone or zone_name)
     long_ago = st.integers(-3, 60) if recent else st.integers(0, 365 * 12)
     days_back = draw(st.one_of(st.integers(-3, 30), long_ago))
     anchor_day = focus.astimezone(zone).date() - timedelta(days=days_back)
@@ -133,7 +148,7 @@ def layers(
     ).replace(fold=draw(st.integers(0, 1)))
     if restricted is None:
         restricted = draw(st.booleans())
-    rules = tuple(draw(st.lists(restrictions(), min_size=1, max_size=2))) if restricted else ()
+    windows = tuple(draw(st.lists(restrictions(), min_size=1, max_size=2))) if restricted else ()
     active_from = draw(st.none() | st.builds(lambda h: focus + timedelta(hours=h), hours()))
     active_until = draw(st.none() | st.builds(lambda h: focus + timedelta(hours=h), hours()))
     if active_from and active_until and active_until < active_from:
@@ -146,9 +161,11 @@ def layers(
         shift_length=length,
         shift_unit=unit,
         anchor=anchor,
-        restrictions=rules,
+        restrictions=windows,
         active_from=active_from,
         active_until=active_until,
+        handoff_rule=rule,
+        time_zone=layer_zone,
     )
 
 
@@ -158,17 +175,47 @@ def hours() -> st.SearchStrategy[float]:
 
 @st.composite
 def overrides(
-    draw: st.DrawFn, focus: datetime, first_id: int, *, whole_only: bool = False
+    draw: st.DrawFn,
+    focus: datetime,
+    first_id: int,
+    *,
+    whole_only: bool = False,
 ) -> tuple[Override, ...]:
+    """Overrides around ``focus``; replacements may replace a replacer (chains), or even close
+    a circle (older data may hold one)."""
     count = draw(st.integers(0, 4))
     items = []
     for offset in range(count):
         start = focus + timedelta(minutes=draw(st.integers(-60 * 24 * 10, 60 * 24 * 10)))
         length = timedelta(minutes=draw(st.integers(1, 60 * 72)))
-        replaces = None if whole_only else draw(st.none() | st.integers(1, 6))
-        items.append(
-            Override(first_id + offset, start, start + length, draw(st.integers(20, 23)), replaces)
-        )
+        user = draw(st.integers(20, 23) | st.integers(1, 6))
+        replaces = None if whole_only else draw(st.none() | st.integers(1, 6) | st.integers(20, 23))
+        if replaces == user:
+            replaces = None
+        items.append(Override(first_id + offset, start, start + length, user, replaces))
+    return tuple(items)
+
+
+@st.composite
+def chained_overrides(draw: st.DrawFn, focus: datetime, first_id: int) -> tuple[Override, ...]:
+    """Replacements built on each other: each may replace the person an earlier one put on
+    (starting during it), and may be taken by someone already in the chain (a circle)."""
+    items: list[Override] = []
+    for offset in range(draw(st.integers(1, 5))):
+        if items and draw(st.integers(0, 2)) > 0:
+            below = draw(st.sampled_from(items))
+            replaced = below.user_id
+            start = below.start + (below.end - below.start) * draw(st.floats(-0.2, 0.9))
+        else:
+            replaced = draw(st.integers(1, 6))
+            start = focus + timedelta(minutes=draw(st.integers(-60 * 24, 60 * 24)))
+        earlier = [p for item in items for p in (item.user_id, item.replaces_user_id)]
+        people = st.integers(1, 6) | st.integers(20, 23)
+        user = draw(st.sampled_from(earlier) | people if earlier else people)
+        if user == replaced:
+            user = 30 + offset
+        length = timedelta(minutes=draw(st.integers(1, 60 * 72)))
+        items.append(Override(first_id + offset, start, start + length, user, replaced))
     return tuple(items)
 
 
@@ -192,7 +239,9 @@ def schedules(
         draw(layers(zone_name, focus, index + 1, priorities[index], recent=recent))
         for index in range(count)
     )
-    extra = draw(overrides(focus, 100)) if with_overrides else ()
+    extra: tuple[Override, ...] = ()
+    if with_overrides:
+        extra = draw(overrides(focus, 100)) + draw(st.just(()) | chained_overrides(focus, 200))
     return ScheduleSpec(zone_name, layer_list, extra), focus
 
 
@@ -222,8 +271,13 @@ def instants_in(
 # ---------------------------------------------------------------------------------------------
 
 
-def in_restriction_window(layer: Layer, instant: datetime, zone: ZoneInfo) -> bool:
-    """Whether ``instant`` lies in one of the layer's windows, under the DST rule (fold=0)."""
+def layer_zone(layer: Layer, schedule_zone: ZoneInfo) -> ZoneInfo:
+    return ZoneInfo(layer.time_zone) if layer.time_zone else schedule_zone
+
+
+def in_restriction_window(layer: Layer, instant: datetime, schedule_zone: ZoneInfo) -> bool:
+    """Whether ``instant`` lies in one of the layer's windows, read in the layer's zone."""
+    zone = layer_zone(layer, schedule_zone)
     local_day = instant.astimezone(zone).date()
     for days_back in range(3):
         day = local_day - timedelta(days=days_back)
@@ -231,11 +285,24 @@ def in_restriction_window(layer: Layer, instant: datetime, zone: ZoneInfo) -> bo
             if day.isoweekday() not in rule.weekdays:
                 continue
             end_day = day + timedelta(days=1) if rule.end <= rule.start else day
-            opens = datetime.combine(day, rule.start, zone)
-            closes = datetime.combine(end_day, rule.end, zone)
+            opens = window_edge(day, rule.start, zone)
+            closes = window_edge(end_day, rule.end, zone)
             if opens <= instant < closes:
                 return True
     return False
+
+
+def window_edge(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """A window edge: the wall time (its first occurrence if it repeats), or, if the clock skips
+    it, the first instant at which the clock shows a later time."""
+    if exists(day, wall, zone):
+        return datetime.combine(day, wall, zone).astimezone(UTC)
+    wanted = datetime.combine(day, wall)
+    moment = datetime.combine(day, wall, zone).replace(fold=1).astimezone(UTC)  # before the gap
+    moment = moment.replace(second=0, microsecond=0)
+    while moment.astimezone(zone).replace(tzinfo=None) < wanted:
+        moment += timedelta(minutes=1)  # changes happen on whole minutes in these zones
+    return moment
 
 
 def layer_is_valid(layer: Layer, instant: datetime) -> bool:
@@ -255,25 +322,41 @@ def exists(day: date, wall: time, zone: ZoneInfo) -> bool:
     )
 
 
-def rotation_user(layer: Layer, instant: datetime, zone: ZoneInfo) -> int | None:
+def rotation_user(layer: Layer, instant: datetime, schedule_zone: ZoneInfo) -> int | None:
     """Who the layer has on at ``instant``, walking hand-off by hand-off from the anchor."""
     if not layer_is_valid(layer, instant):
         return None
-    if layer.restrictions and not in_restriction_window(layer, instant, zone):
+    if layer.restrictions and not in_restriction_window(layer, instant, schedule_zone):
         return None
+    zone = layer_zone(layer, schedule_zone)
     anchor = layer.anchor.astimezone(UTC)
-    local_anchor = anchor.astimezone(zone)
+    unit = timedelta(hours=1) if layer.shift_unit is ShiftUnit.HOURS else timedelta(days=1)
+    step = layer.shift_length * unit
     index = 0
     while True:
-        if layer.shift_unit is ShiftUnit.HOURS:
-            next_hand_off = anchor + timedelta(hours=layer.shift_length * (index + 1))
+        if layer.handoff_rule is HandoffRule.ELAPSED:
+            next_hand_off = anchor + step * (index + 1)
         else:
-            day = local_anchor.date() + timedelta(days=layer.shift_length * (index + 1))
-            wall = local_anchor.time().replace(fold=0)
-            next_hand_off = datetime.combine(day, wall, zone).astimezone(UTC)
+            next_hand_off = wall_clock_hand_off(layer, index + 1, zone)
         if next_hand_off > instant:
             return layer.participants[index % len(layer.participants)]
         index += 1
+
+
+def wall_clock_hand_off(layer: Layer, index: int, zone: ZoneInfo) -> datetime:
+    """Hand-off ``index`` (> 0) of a wall-clock rotation: the anchor's wall time plus ``index``
+    shift lengths on the wall clock, under the DST rule (fold=0: a skipped time moves forward by
+    the gap), never after a later hand-off."""
+    unit = timedelta(hours=1) if layer.shift_unit is ShiftUnit.HOURS else timedelta(days=1)
+    step = layer.shift_length * unit
+    first = layer.anchor.astimezone(UTC).astimezone(zone).replace(tzinfo=None, fold=0)
+    wall = first + step * index
+    hand_off = datetime.combine(wall.date(), wall.time(), zone).astimezone(UTC)
+    while not exists(wall.date(), wall.time(), zone):
+        wall += step
+        later = datetime.combine(wall.date(), wall.time(), zone).astimezone(UTC)
+        hand_off = min(hand_off, later)
+    return hand_off
 
 
 def newest(candidates: Iterable[Override]) -> Override | None:
@@ -295,11 +378,14 @@ def expected_answer(
     winners = [(layer, user) for layer, user in on_call if layer.priority == top]
     responders = set()
     for layer, user in winners:
-        cover = newest(item for item in in_force if item.replaces_user_id == user)
-        if cover is None:
-            responders.add((user, "layer", layer.layer_id))
-        else:
-            responders.add((cover.user_id, "override", cover.override_id))
+        kind, source, chain = "layer", layer.layer_id, [user]
+        # Follow the replacements: whoever covers the person on call, unless it comes back round.
+        while (cover := newest(i for i in in_force if i.replaces_user_id == chain[-1])) is not None:
+            if cover.user_id in chain:
+                break
+            kind, source = "override", cover.override_id
+            chain.append(cover.user_id)
+        responders.add((chain[-1], kind, source))
     responding = {user for user, _, _ in responders}
     shadows = {
         (shadow, "layer", layer.layer_id)
@@ -310,8 +396,11 @@ def expected_answer(
     return responders, shadows
 
 
-def keyed(shift: Shift) -> tuple[int, bool, str, int]:
-    return (shift.user_id, shift.shadow, shift.source_kind, shift.source_id)
+Keyed = tuple[int, bool, str, int, tuple[CoveredSource, ...]]
+
+
+def keyed(shift: Shift) -> Keyed:
+    return (shift.user_id, shift.shadow, shift.source_kind, shift.source_id, shift.covering)
 
 
 def join_at(first: list[Shift], second: list[Shift], cut: datetime) -> list[Shift]:
@@ -381,25 +470,50 @@ def test_on_call_at_agrees_with_the_final_schedule(
         )
         if not answer.responders:
             assert answer.shift_start is None and answer.shift_end is None
+            assert answer.source_start is None and answer.source_end is None
             continue
-        assert answer.shift_start is not None and answer.shift_start <= instant
-        assert answer.shift_end is None or instant < answer.shift_end
-        answer_start = max(answer.shift_start, start)
-        answer_end = end if answer.shift_end is None else min(answer.shift_end, end)
+        # source_start/source_end: the assignments, sources included, stay exactly as answered.
+        assert answer.source_start is not None and answer.source_start <= instant
+        assert answer.source_end is None or instant < answer.source_end
+        source_start = max(answer.source_start, start)
+        source_end = end if answer.source_end is None else min(answer.source_end, end)
         for shift in covering:
             if not shift.shadow:
-                assert shift.start <= answer_start and answer_end <= shift.end
+                assert shift.start <= source_start and source_end <= shift.end
         if single:
             (shift,) = (s for s in covering if not s.shadow)
-            assert (shift.start, shift.end) == (answer_start, answer_end)
+            assert (shift.start, shift.end) == (source_start, source_end)
+        # shift_start/shift_end: the hand-offs, where the set of people on call changes.
+        assert answer.shift_start is not None and answer.shift_start <= answer.source_start
+        assert answer.shift_end is None or answer.source_end is not None
+        if answer.shift_end is not None:
+            assert answer.source_end is not None and answer.source_end <= answer.shift_end
+        people = people_at(shifts, instant)
+        hand_off_start = max(answer.shift_start, start)
+        hand_off_end = end if answer.shift_end is None else min(answer.shift_end, end)
+        edges = {edge for shift in shifts for edge in (shift.start, shift.end)}
+        assert all(
+            people_at(shifts, edge) == people
+            for edge in edges
+            if hand_off_start <= edge < hand_off_end
+        ), "the same people throughout"
+        if answer.shift_start > start:
+            assert people_at(shifts, answer.shift_start - TICK) != people
+        if answer.shift_end is not None and answer.shift_end < end:
+            assert people_at(shifts, answer.shift_end) != people
 
 
-def keyed_assignment(assignment: object) -> tuple[int, bool, str, int]:
+def people_at(shifts: list[Shift], instant: datetime) -> frozenset[int]:
+    return frozenset(s.user_id for s in shifts if not s.shadow and s.start <= instant < s.end)
+
+
+def keyed_assignment(assignment: Assignment) -> Keyed:
     return (
-        assignment.user_id,  # type: ignore[attr-defined]
-        assignment.shadow,  # type: ignore[attr-defined]
-        assignment.source_kind,  # type: ignore[attr-defined]
-        assignment.source_id,  # type: ignore[attr-defined]
+        assignment.user_id,
+        assignment.shadow,
+        assignment.source_kind,
+        assignment.source_id,
+        assignment.covering,
     )
 
 
@@ -421,7 +535,7 @@ def test_whole_schedule_overrides_win_exactly_within_their_range(
         if covering:
             winner = max(covering, key=lambda item: item.override_id)
             assert [keyed_assignment(a) for a in answer.responders] == [
-                (winner.user_id, False, "override", winner.override_id)
+                (winner.user_id, False, "override", winner.override_id, ())
             ]
             assert answer.shadows == ()
         else:
@@ -503,6 +617,82 @@ def test_on_call_at_agrees_with_a_literal_reading_of_the_rules(
 
 
 @st.composite
+def accepted_covers(draw: st.DrawFn) -> tuple[ScheduleSpec, datetime, list[Override]]:
+    """A schedule whose overrides were checked one by one as the API checks them, and the
+    candidates refused for closing a circle of covers."""
+    plain, focus = draw(schedules(with_overrides=False))
+    accepted: list[Override] = []
+    refused: list[Override] = []
+    for candidate in draw(chained_overrides(focus, 300)) + draw(overrides(focus, 400)):
+        if conflicting_overrides(accepted, candidate):
+            continue
+        (refused if replacement_cycle(accepted, candidate) else accepted).append(candidate)
+    return ScheduleSpec(plain.time_zone, plain.layers, tuple(accepted)), focus, refused
+
+
+def replacements_in_force(items: Iterable[Override], instant: datetime) -> dict[int, Override]:
+    """The newest replacement of each person at ``instant``."""
+    found: dict[int, Override] = {}
+    for item in sorted(items, key=lambda item: item.override_id):
+        if item.replaces_user_id is not None and item.start <= instant < item.end:
+            found[item.replaces_user_id] = item
+    return found
+
+
+def has_circle(items: Iterable[Override], instant: datetime) -> bool:
+    in_force = replacements_in_force(items, instant)
+    for user in in_force:
+        seen = {user}
+        while user in in_force:
+            user = in_force[user].user_id
+            if user in seen:
+                return True
+            seen.add(user)
+    return False
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data(), scenario=accepted_covers())
+def test_nobody_is_paged_while_an_accepted_cover_replaces_them(
+    data: st.DataObject, scenario: tuple[ScheduleSpec, datetime, list[Override]]
+) -> None:
+    spec, focus, _ = scenario
+    compiled = compile_schedule(spec)
+    start, end = data.draw(windows(focus))
+    sources = {item.override_id: item for item in spec.overrides}
+    points = instants_in(data.draw, start, end, final_schedule(compiled, start, end))
+    points += [edge for item in spec.overrides for edge in (item.start, item.end - TICK)]
+    for instant in points:
+        covered = set(replacements_in_force(spec.overrides, instant))
+        for answer in on_call_at(compiled, instant).responders:
+            assert answer.user_id not in covered
+            # The chain names each step: the override's user, and whom it replaced below.
+            steps = [(answer.source_kind, answer.source_id, answer.user_id), *answer.covering]
+            for (kind, source, user), (_, _, below) in pairwise(steps):
+                override = sources[source]
+                assert kind == "override" and override.user_id == user
+                assert override.replaces_user_id == below
+                assert override.start <= instant < override.end
+            assert steps[-1][0] == "layer" or sources[steps[-1][1]].replaces_user_id is None
+
+
+@PROPERTY_SETTINGS
+@given(scenario=accepted_covers())
+def test_circles_of_covers_are_refused_exactly(
+    scenario: tuple[ScheduleSpec, datetime, list[Override]],
+) -> None:
+    spec, _, refused = scenario
+    edges = [item.start for item in spec.overrides]
+    assert not any(has_circle(spec.overrides, edge) for edge in edges)
+    for candidate in refused:
+        # Candidates were checked in the order of their ids, against those accepted so far.
+        before = [item for item in spec.overrides if item.override_id < candidate.override_id]
+        inside = [item.start for item in before if candidate.start < item.start < candidate.end]
+        instants = [candidate.start, *inside]
+        assert any(has_circle((*before, candidate), instant) for instant in instants)
+
+
+@st.composite
 def daily_rotations(draw: st.DrawFn) -> tuple[ScheduleSpec, datetime]:
     zone_name = draw(st.sampled_from(ZONES))
     focus = draw(local_instants(zone_name))
@@ -515,6 +705,8 @@ def daily_rotations(draw: st.DrawFn) -> tuple[ScheduleSpec, datetime]:
             restricted=False,
             unit=ShiftUnit.DAYS,
             distinct=True,
+            rules=(None, HandoffRule.WALL_CLOCK),
+            own_zone=False,
         )
     )
     return ScheduleSpec(zone_name, (layer,), ()), focus
@@ -553,11 +745,12 @@ def test_rebase_anchor_keeps_the_current_person_and_the_boundaries(
 ) -> None:
     spec, focus = scenario
     layer = spec.layers[0]
-    bare = Layer(1, 0, layer.participants, (), layer.shift_length, layer.shift_unit, layer.anchor)
+    bare = replace(layer, layer_id=1, priority=0, shadows=(), restrictions=(), active_from=None)
+    bare = replace(bare, active_until=None)
     new_order = tuple(data.draw(st.lists(st.integers(1, 8), min_size=1, max_size=5)))
     at = max(focus, layer.anchor.astimezone(UTC))
     anchor = rebase_anchor(bare, new_order, at, spec.time_zone)
-    moved = Layer(1, 0, new_order, (), layer.shift_length, layer.shift_unit, anchor)
+    moved = replace(bare, participants=new_order, anchor=anchor)
     before = on_call_at(ScheduleSpec(spec.time_zone, (bare,), ()), at)
     after = on_call_at(ScheduleSpec(spec.time_zone, (moved,), ()), at)
     current = before.responders[0].user_id
@@ -572,8 +765,122 @@ def test_rebase_anchor_keeps_the_current_person_and_the_boundaries(
 
 def with_distinct(layer: Layer) -> Layer:
     """The same rotation with two people taking turns, so every shift boundary is a hand-off."""
-    return Layer(1, 0, (1000, 1001), (), layer.shift_length, layer.shift_unit, layer.anchor)
+    return replace(layer, participants=(1000, 1001))
 
 
 def boundaries(spec: ScheduleSpec, start: datetime, end: datetime) -> list[datetime]:
     return [s.start for s in final_schedule(spec, start, end) if s.start > start]
+
+
+# Zones whose gaps are not one hour: Lord Howe moves its clocks by 30 minutes, Troll by two hours
+# (longer than an hourly shift).
+ODD_GAP_ZONES = ("Australia/Lord_Howe", "Antarctica/Troll")
+
+
+@st.composite
+def wall_clock_hour_rotations(draw: st.DrawFn) -> tuple[ScheduleSpec, datetime]:
+    """One wall-clock hour rotation, often in a zone of its own, around one of its DST days."""
+    zone_name = draw(st.sampled_from(ZONES + ODD_GAP_ZONES))
+    focus = draw(local_instants(zone_name))
+    layer = draw(
+        layers(
+            zone_name,
+            focus,
+            layer_id=1,
+            priority=0,
+            restricted=False,
+            unit=ShiftUnit.HOURS,
+            distinct=True,
+            recent=True,
+            rules=(HandoffRule.WALL_CLOCK,),
+            own_zone=False,
+        )
+    )
+    schedule_zone = draw(st.sampled_from((zone_name, "UTC", "Asia/Kolkata")))
+    if schedule_zone != zone_name:
+        layer = replace(layer, time_zone=zone_name)
+    return ScheduleSpec(schedule_zone, (layer,), ()), focus
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data(), scenario=wall_clock_hour_rotations())
+def test_wall_clock_hour_rotations_hand_off_at_their_wall_times(
+    data: st.DataObject, scenario: tuple[ScheduleSpec, datetime]
+) -> None:
+    spec, focus = scenario
+    (layer,) = spec.layers
+    zone = layer_zone(layer, ZoneInfo(spec.time_zone))
+    step = timedelta(hours=layer.shift_length)
+    first = layer.anchor.astimezone(UTC).astimezone(zone).replace(tzinfo=None, fold=0)
+    start, end = data.draw(windows(focus))
+    shifts = [s for s in final_schedule(spec, start, end) if not s.shadow]
+    for shift in shifts:
+        if shift.start in (start, layer.anchor.astimezone(UTC), layer.active_from):
+            continue  # the window edge, the anchor or the version start: not a hand-off
+        wall = shift.start.astimezone(zone).replace(tzinfo=None)
+        near = (wall - first) // step
+        # The last hand-off placed here starts this shift (earlier ones a gap emptied).
+        index = max(
+            (j for j in range(near - 4, near + 3) if j > 0),
+            key=lambda j: (wall_clock_hand_off(layer, j, zone) == shift.start, j),
+        )
+        assert wall_clock_hand_off(layer, index, zone) == shift.start
+        intended = first + index * step
+        if exists(intended.date(), intended.time(), zone):
+            assert wall == intended, "an existing wall time is kept exactly"
+        else:
+            assert shift.start > datetime.combine(intended.date(), intended.time(), zone).replace(
+                fold=1
+            ).astimezone(UTC), "a skipped hand-off only moves forward"
+    # Shifts end where the next begins: the rotation covers time without holes or overlaps.
+    for earlier, later in pairwise(shifts):
+        assert earlier.end == later.start
+
+
+@st.composite
+def regional_schedules(draw: st.DrawFn) -> tuple[ScheduleSpec, datetime]:
+    """Up to three restricted layers, each in its own zone, with distinct priorities."""
+    zone_names = draw(st.lists(st.sampled_from(ZONES), min_size=1, max_size=3))
+    focus = draw(local_instants(draw(st.sampled_from(zone_names))))
+    priorities = draw(st.permutations(range(len(zone_names))))
+    regional = []
+    for index, zone_name in enumerate(zone_names):
+        layer = draw(
+            layers(
+                zone_name,
+                focus,
+                index + 1,
+                priorities[index],
+                restricted=True,
+                recent=True,
+                own_zone=False,
+            )
+        )
+        regional.append(replace(layer, time_zone=zone_name))
+    return ScheduleSpec(draw(st.sampled_from(("UTC", *ZONES))), tuple(regional), ()), focus
+
+
+@PROPERTY_SETTINGS
+@given(data=st.data(), scenario=regional_schedules())
+def test_regional_layers_put_people_on_call_in_their_own_windows(
+    data: st.DataObject, scenario: tuple[ScheduleSpec, datetime]
+) -> None:
+    spec, focus = scenario
+    compiled = compile_schedule(spec)
+    start, end = data.draw(windows(focus))
+    shifts = final_schedule(compiled, start, end)
+    responder_shifts = [s for s in shifts if not s.shadow]
+    for earlier, later in pairwise(responder_shifts):
+        assert earlier.end <= later.start
+    for instant in instants_in(data.draw, start, end, shifts):
+        responders, _ = expected_answer(spec, instant)
+        answer = on_call_at(compiled, instant)
+        assert {(a.user_id, a.source_kind, a.source_id) for a in answer.responders} == responders
+        covering = [s for s in responder_shifts if s.start <= instant < s.end]
+        assert [(s.user_id, s.source_id) for s in covering] == [
+            (a.user_id, a.source_id) for a in answer.responders
+        ]
+    gap_list = gaps(compiled, start, end)
+    for low, high in gap_list:
+        assert not on_call_at(compiled, low).responders
+        assert not on_call_at(compiled, high - TICK).responders
