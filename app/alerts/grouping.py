@@ -3,7 +3,8 @@ produces, severity and urgency rules, and incident titles."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -96,3 +97,52 @@ def incident_title(batch: InboundBatch, triggering: Sequence[InboundAlert]) -> s
 def _clip(text: str, limit: int = 1024) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Labels that usually tell one alert of a group from another: the first one an alert has is
+# shown when nothing else sets it apart.
+IDENTITY_LABELS = ("instance", "pod", "host", "hostname", "node", "container", "device", "job")
+# Said elsewhere on the same line: the summary names the alert, the severity is shown apart.
+_SAID_ELSEWHERE = frozenset({"alertname", "severity"})
+MAX_DISTINGUISHING_LABELS = 4
+
+
+def alert_labels(details: Mapping[str, Any]) -> dict[str, str]:
+    """An alert's labels, where its source has them (Alertmanager, Grafana)."""
+    labels = details.get("labels")
+    if not isinstance(labels, dict):
+        return {}
+    return {str(name): value for name, value in labels.items() if isinstance(value, str)}
+
+
+def varying_labels(label_sets: Iterable[Mapping[str, str]]) -> frozenset[str]:
+    """The label names whose value is not the same on every one of ``label_sets``."""
+    total = 0
+    values: dict[str, set[str]] = {}
+    carriers: dict[str, int] = {}
+    for labels in label_sets:
+        total += 1
+        for name, value in labels.items():
+            values.setdefault(name, set()).add(value)
+            carriers[name] = carriers.get(name, 0) + 1
+    # A label only some of them have sets those apart too.
+    return frozenset(n for n, seen in values.items() if len(seen) > 1 or carriers[n] < total)
+
+
+def distinguishing_labels(
+    labels: Mapping[str, str], varying: frozenset[str], summary: str = ""
+) -> dict[str, str]:
+    """What tells an alert from the others it arrived with: its labels that vary among them,
+    identity labels first; with none, its first identity label (``instance``, ``pod``, ...).
+    A label whose value the summary already says is left out."""
+    unsaid = [n for n in labels if n not in _SAID_ELSEWHERE and not _says(summary, labels[n])]
+    names = [n for n in IDENTITY_LABELS if n in unsaid and n in varying]
+    names += sorted(n for n in unsaid if n in varying and n not in IDENTITY_LABELS)
+    if not names and not any(n in varying for n in labels):
+        names = [n for n in IDENTITY_LABELS if n in unsaid][:1]
+    return {n: _clip(labels[n], 200) for n in names[:MAX_DISTINGUISHING_LABELS]}
+
+
+def _says(text: str, value: str) -> bool:
+    """Whether ``value`` appears in ``text`` as a word of its own, not inside another."""
+    return bool(value) and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text) is not None

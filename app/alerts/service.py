@@ -14,15 +14,27 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alerts.grouping import AlertAction, InboundAlert, InboundBatch, incident_title, urgency_for
+from app.alerts.grouping import (
+    AlertAction,
+    InboundAlert,
+    InboundBatch,
+    alert_labels,
+    distinguishing_labels,
+    incident_title,
+    urgency_for,
+    varying_labels,
+)
 from app.alerts.models import FIRING_LITERAL, Alert, AlertStatus
 from app.catalog.models import Service
 from app.core.db import session_clock
+from app.incidents import events, timeline
 from app.incidents import service as incidents
-from app.incidents import timeline
 from app.incidents.lifecycle import IncidentState
 from app.incidents.models import RESOLVED_LITERAL, Incident
 from app.people.models import Urgency
+
+# A storm's trigger event keeps the first alerts and the count; the alerts themselves are rows.
+ALERTS_PER_EVENT = 20
 
 
 @dataclass
@@ -55,6 +67,8 @@ async def ingest(
     alerts = _last_per_key(batch.alerts)
     result.dedup_keys = [a.dedup_key for a in alerts]
     open_alerts = await _firing_alerts(session, service.id, [a.dedup_key for a in alerts])
+    # What sets an alert apart on the timeline is judged against those it arrived with.
+    varying = varying_labels(alert_labels(a.details) for a in alerts)
 
     new_triggers: list[InboundAlert] = []
     touched: set[int] = set()
@@ -71,7 +85,7 @@ async def ingest(
             # Resolving or acknowledging something not open: already handled, or never seen.
             result.ignored += 1
         elif alert.action is AlertAction.RESOLVE:
-            _resolve_alert(session, current, alert, now)
+            _resolve_alert(session, current, alert, now, varying)
             touched.add(current.incident_id)
             result.resolved += 1
             result.incident_ids.add(current.incident_id)
@@ -81,7 +95,9 @@ async def ingest(
             result.incident_ids.add(current.incident_id)
 
     if new_triggers:
-        await _open_or_join(session, service, integration_id, batch, new_triggers, now, result)
+        await _open_or_join(
+            session, service, integration_id, batch, new_triggers, now, result, varying
+        )
     if batch.truncated_alerts and result.incident_ids:
         await _note_truncation(session, result.incident_ids, batch.truncated_alerts, now)
     for incident_id in sorted(touched):
@@ -118,7 +134,11 @@ def _seen_again(current: Alert, alert: InboundAlert, now: datetime) -> None:
 
 
 def _resolve_alert(
-    session: AsyncSession, alert: Alert, resolution: InboundAlert, now: datetime
+    session: AsyncSession,
+    alert: Alert,
+    resolution: InboundAlert,
+    now: datetime,
+    varying: frozenset[str],
 ) -> None:
     alert.status = AlertStatus.RESOLVED
     alert.resolved_at = _ended_at(alert, resolution, now)
@@ -126,18 +146,19 @@ def _resolve_alert(
     if resolution.details:
         # The resolved message carries the real end (endsAt) and the final annotations.
         alert.details = resolution.details
-    timeline.record(
+    ref = events.AlertRef(
+        alert_id=alert.id,
+        dedup_key=alert.dedup_key,
+        summary=alert.summary,
+        severity=alert.severity,
+        labels=distinguishing_labels(alert_labels(alert.details), varying, alert.summary),
+    )
+    timeline.append(
         session,
         alert.incident_id,
-        "alert_resolved",
-        f"Alert resolved at the source: {alert.summary}",
+        events.AlertResolved(alert=ref, ended_at=alert.resolved_at),
         at=now,
         channel=timeline.Channel.INTEGRATION,
-        data={
-            "alert_id": alert.id,
-            "dedup_key": alert.dedup_key,
-            "ended_at": alert.resolved_at.isoformat(),
-        },
     )
 
 
@@ -166,6 +187,7 @@ async def _open_or_join(
     triggers: list[InboundAlert],
     now: datetime,
     result: IngestResult,
+    varying: frozenset[str],
 ) -> None:
     groups: list[tuple[str | None, str, list[InboundAlert]]]
     if batch.group_key is not None:
@@ -193,7 +215,7 @@ async def _open_or_join(
             incident.alert_count += len(alerts)
             incident.last_alert_at = now
             incident.updated_at = now
-        await _attach(session, service, integration_id, incident, alerts, now)
+        await _attach(session, service, integration_id, incident, alerts, now, varying)
         result.incident_ids.add(incident.id)
     result.triggered += len(triggers)
 
@@ -219,6 +241,7 @@ async def _attach(
     incident: Incident,
     triggers: list[InboundAlert],
     now: datetime,
+    varying: frozenset[str],
 ) -> None:
     # A plain table insert: nothing needs alert objects afterwards, and a storm of large groups
     # must not pay for the ORM's bookkeeping row by row.
@@ -245,29 +268,21 @@ async def _attach(
             for alert in triggers
         ],
     )
-    timeline.record(
-        session,
-        incident.id,
-        "alert_triggered",
-        _triggered_text(triggers),
-        at=now,
-        channel=timeline.Channel.INTEGRATION,
-        data={
-            "dedup_keys": [a.dedup_key for a in triggers][:100],
-            "sources": sorted({a.source for a in triggers if a.source})[:20],
-        },
+    triggered = events.AlertTriggered(
+        count=len(triggers),
+        alerts=tuple(
+            events.AlertRef(
+                alert_id=None,
+                dedup_key=alert.dedup_key,
+                summary=alert.summary[:1024],
+                severity=alert.severity,
+                labels=distinguishing_labels(alert_labels(alert.details), varying, alert.summary),
+            )
+            for alert in triggers[:ALERTS_PER_EVENT]
+        ),
+        sources=tuple(sorted({a.source for a in triggers if a.source})[:20]),
     )
-
-
-def _triggered_text(triggers: list[InboundAlert]) -> str:
-    def one(alert: InboundAlert) -> str:
-        return alert.summary + (f" [{alert.severity}]" if alert.severity else "")
-
-    if len(triggers) == 1:
-        return f"Alert triggered: {one(triggers[0])}"
-    shown = "; ".join(one(a) for a in triggers[:5])
-    more = f"; and {len(triggers) - 5} more" if len(triggers) > 5 else ""
-    return f"{len(triggers)} alerts triggered: {shown}{more}"
+    timeline.append(session, incident.id, triggered, at=now, channel=timeline.Channel.INTEGRATION)
 
 
 async def _note_truncation(
@@ -277,12 +292,10 @@ async def _note_truncation(
         incident = await session.get(Incident, incident_id)
         if incident is not None and incident.truncated_alerts != truncated:
             incident.truncated_alerts = truncated
-            timeline.record(
+            timeline.append(
                 session,
                 incident_id,
-                "alerts_truncated",
-                f"The source left {truncated} alerts out of its message (max_alerts): this "
-                "incident does not show every alert of the group",
+                events.AlertsTruncated(truncated=truncated),
                 at=now,
                 channel=timeline.Channel.INTEGRATION,
             )

@@ -17,8 +17,8 @@ from app.core.metrics import (
     ENGINE_OVERDUE_NOTIFICATIONS,
     ESCALATIONS,
 )
+from app.incidents import events, timeline
 from app.incidents import service as incidents
-from app.incidents import timeline
 from app.incidents.lifecycle import IncidentState
 from app.incidents.models import Incident
 from app.notify.models import Notification, NotificationStatus
@@ -100,14 +100,10 @@ async def _guarded(
             refreshed.next_escalation_at = now + POISON_RETRY
             if refreshed.ack_expires_at is not None and refreshed.ack_expires_at <= now:
                 refreshed.ack_expires_at = now + POISON_RETRY
-            timeline.record(
-                session,
-                incident_id,
-                "engine_error",
-                f"The engine failed to {what} this incident; retrying in "
-                f"{int(POISON_RETRY.total_seconds())}s",
-                at=now,
+            failed = events.EngineError(
+                operation=what, retry_in_seconds=int(POISON_RETRY.total_seconds())
             )
+            timeline.append(session, incident_id, failed, at=now)
 
 
 async def release_maintenance(db: Database) -> int:

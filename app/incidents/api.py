@@ -12,9 +12,9 @@ from app.core.auth import Reader, Writer
 from app.core.pagination import PageQuery, paginate
 from app.core.schemas import Id, Page
 from app.core.session import ClockDep, DbSession
-from app.incidents import schemas, service, timeline
+from app.incidents import events, schemas, service, timeline
 from app.incidents.lifecycle import IncidentState
-from app.incidents.models import Incident, IncidentAssignee
+from app.incidents.models import Incident, IncidentAssignee, IncidentEvent
 from app.incidents.service import Actor
 from app.notify.models import Notification
 from app.people.masking import address_for
@@ -25,6 +25,23 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 def _out(incident: Incident) -> schemas.IncidentOut:
     return schemas.IncidentOut.model_validate(incident)
+
+
+def _event_out(row: IncidentEvent) -> schemas.EventOut:
+    """A timeline entry: its words rendered now from the typed event it holds."""
+    event = timeline.typed(row)
+    return schemas.EventOut.model_validate(
+        {
+            "id": row.id,
+            "at": row.at,
+            "kind": row.kind,
+            "actor_user_id": row.actor_user_id,
+            "channel": row.channel,
+            "message": timeline.message_of(row, event),
+            "data": row.data,
+            "event": None if event is None else {"kind": row.kind, **events.as_json(event)},
+        }
+    )
 
 
 @router.get("", response_model=Page[schemas.IncidentOut])
@@ -94,7 +111,7 @@ async def get_incident(session: DbSession, _: Reader, incident_id: Id) -> schema
             "policy_snapshot": incident.policy_snapshot,
             "alerts": await alerts_by_incident(session, incident_id),
             "assignees": assignees,
-            "timeline": await timeline.events_for(session, incident_id),
+            "timeline": [_event_out(e) for e in await timeline.events_for(session, incident_id)],
         }
     )
 
@@ -107,8 +124,8 @@ async def get_timeline(
     after_id: Annotated[Id | None, Query(description="Only events after this id")] = None,
 ) -> list[schemas.EventOut]:
     await service.get_incident(session, incident_id)
-    events = await timeline.events_for(session, incident_id, after_id=after_id)
-    return [schemas.EventOut.model_validate(e) for e in events]
+    rows = await timeline.events_for(session, incident_id, after_id=after_id)
+    return [_event_out(e) for e in rows]
 
 
 @router.get("/{incident_id}/notifications", response_model=list[schemas.NotificationOut])

@@ -112,7 +112,8 @@ class Page(Base):
 
 
 class IncidentEvent(Base):
-    """The append-only timeline: every alert, page, notification and action, with who and how."""
+    """The append-only timeline: every alert, page, notification and action, with who and how,
+    as typed events (``kind`` and ``data``)."""
 
     __tablename__ = "incident_events"
     __table_args__ = (Index("ix_incident_events_incident_at", "incident_id", "id"),)
@@ -127,5 +128,8 @@ class IncidentEvent(Base):
         BigIntegerType, ForeignKey("users.id", ondelete="SET NULL")
     )
     channel: Mapped[str] = mapped_column(String(16))
-    message: Mapped[str] = mapped_column(String(2000))
+    # The words of rows written before events were typed (migration 0010); NULL since: words
+    # are rendered from ``data`` when read (app/incidents/render.py).
+    message: Mapped[str | None] = mapped_column(String(2000))
+    # The typed event's payload (app/incidents/events.py), with its version under "v".
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,9 +22,10 @@ from app.escalation.policy import (
     step_at,
     total_positions,
 )
-from app.incidents import timeline
+from app.incidents import events, timeline
 from app.incidents.models import Incident, IncidentAssignee, Page
 from app.notify import inform, messages, outbox
+from app.people.masking import mask_address
 from app.people.models import ContactType, Urgency
 from app.schedules import service as schedules
 
@@ -91,12 +93,12 @@ async def page_users(
     reason: str,
     position: Position | None,
     ladders: dict[int, outbox.Ladder] | None = None,
-) -> list[str]:
-    """Page each person along their own notification rules; returns timeline remarks."""
-    remarks: list[str] = []
+) -> list[events.PersonPaged]:
+    """Page each person along their own notification rules; returns who was paged how."""
+    paged: list[events.PersonPaged] = []
     people = [(u, False) for u in responders] + [(u, True) for u in shadows]
     if not people:
-        return remarks
+        return paged
     if ladders is None:
         ladders = await outbox.ladders_for(session, [u for u, _ in people], incident.urgency)
     # Paged people become assignees; someone already assigned stays as they were.
@@ -122,8 +124,20 @@ async def page_users(
         )
         session.add(page)
         ladder = ladders.get(user_id, outbox.Ladder(f"user {user_id}", []))
+        paged.append(
+            events.PersonPaged(
+                user_id=user_id,
+                name=ladder.name,
+                shadow=shadow,
+                contacts=tuple(
+                    events.PlannedContact(
+                        contact_type=t.contact_type.value, delay_minutes=t.delay_minutes
+                    )
+                    for t in ladder.targets
+                ),
+            )
+        )
         if not ladder.targets:
-            remarks.append(f"{ladder.name} has no verified contact method and cannot be reached")
             continue
         outbox.queue_page_notifications(
             session,
@@ -134,12 +148,7 @@ async def page_users(
             paged_at=now,
             context=_context(incident, service, shadow=shadow, reason=reason),
         )
-        plan = ", ".join(
-            f"{t.contact_type} {'now' if t.delay_minutes == 0 else f'at +{t.delay_minutes}m'}"
-            for t in ladder.targets
-        )
-        remarks.append(f"{'shadow ' if shadow else ''}{ladder.name}: {plan}")
-    return remarks
+    return paged
 
 
 def post_to_channels(
@@ -150,7 +159,7 @@ def post_to_channels(
     *,
     now: datetime,
     reason: str,
-) -> list[str]:
+) -> list[events.ChannelPosted]:
     for contact_type, address in channels:
         outbox.queue_channel_notification(
             session,
@@ -160,7 +169,13 @@ def post_to_channels(
             now=now,
             context=_context(incident, service, shadow=False, reason=reason),
         )
-    return [f"{contact_type} {address}" for contact_type, address in channels]
+    # A webhook URL's path often carries a secret, and everyone reads the timeline.
+    return [
+        events.ChannelPosted(
+            contact_type=contact_type.value, address=mask_address(contact_type, address)
+        )
+        for contact_type, address in channels
+    ]
 
 
 @dataclass
@@ -225,26 +240,23 @@ async def carry_out(
 ) -> None:
     """Write the pages, notifications and timeline of a plan (the incident has its id)."""
     for position in plan.skipped:
-        timeline.record(
+        timeline.append(
             session,
             incident.id,
-            "step_empty",
-            f"{_label(policy, position)} has nobody on call; moving on at once",
+            events.StepEmpty(**_where(policy, position)),
             at=now,
-            data={"step": position.step, "loop": position.loop},
         )
     if plan.position is None or plan.audience is None:
-        timeline.record(
+        timeline.append(
             session,
             incident.id,
-            "escalation_exhausted",
-            "Nobody could be paged: every step of the escalation policy is empty",
+            events.EscalationExhausted(because=events.ExhaustedBecause.ALL_STEPS_EMPTY),
             at=now,
         )
         await inform.tell_escalation_exhausted(session, incident, service)
         return
     who = plan.audience
-    remarks = await page_users(
+    paged = await page_users(
         session,
         incident,
         service,
@@ -255,27 +267,19 @@ async def carry_out(
         position=plan.position,
         ladders=plan.ladders,
     )
-    remarks += post_to_channels(session, incident, service, who.channels, now=now, reason=reason)
-    escalates = incident.urgency == Urgency.HIGH
-    timeline.record(
-        session,
-        incident.id,
-        "escalated",
-        f"{_label(policy, plan.position)} ({reason}): paged "
-        + "; ".join(remarks)
-        + ("" if escalates else " — low urgency: no further escalation"),
-        at=now,
-        data={
-            "step": plan.position.step,
-            "loop": plan.position.loop,
-            "responders": who.responders,
-            "shadows": who.shadows,
-            "next_escalation_at": incident.next_escalation_at.isoformat()
-            if incident.next_escalation_at
-            else None,
-            "last_step": next_position(policy, plan.position) is None,
-        },
+    posted = post_to_channels(session, incident, service, who.channels, now=now, reason=reason)
+    escalated = events.Escalated(
+        **_where(policy, plan.position),
+        reason=reason,
+        responders=tuple(who.responders),
+        shadows=tuple(who.shadows),
+        paged=tuple(paged),
+        channels=tuple(posted),
+        low_urgency=incident.urgency != Urgency.HIGH,
+        next_escalation_at=incident.next_escalation_at,
+        last_step=next_position(policy, plan.position) is None,
     )
+    timeline.append(session, incident.id, escalated, at=now)
 
 
 async def run_from(
@@ -294,8 +298,18 @@ async def run_from(
     await carry_out(session, incident, service, policy, plan, now=now, reason=reason)
 
 
-def _label(policy: PolicySnapshot, position: Position) -> str:
-    label = f"Step {position.step + 1} of {len(policy.steps)}"
-    if policy.repeat:
-        label += f" (pass {position.loop + 1} of {policy.repeat + 1})"
-    return label
+class _Where(TypedDict):
+    step: int
+    loop: int
+    steps: int
+    passes: int
+
+
+def _where(policy: PolicySnapshot, position: Position) -> _Where:
+    """The fields every step event carries (events.StepEvent)."""
+    return {
+        "step": position.step,
+        "loop": position.loop,
+        "steps": len(policy.steps),
+        "passes": policy.repeat + 1,
+    }

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import dataclasses
+import functools
+import operator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_type_hints
 
-from pydantic import BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, create_model
 
 from app.core.jsondepth import clamp_depth
 from app.core.schemas import Id, InputModel, Line, OutputModel, Text
+from app.incidents import events
 from app.incidents.lifecycle import IncidentState
 from app.people.models import Urgency
 
@@ -59,14 +63,44 @@ class AssigneeOut(OutputModel):
     assigned_at: datetime
 
 
+def _event_model(cls: type[events.Event]) -> type[BaseModel]:
+    """The API shape of one event kind, read off its dataclass: a new kind needs nothing here."""
+    hints = get_type_hints(cls)
+    definitions: dict[str, Any] = {"kind": (Literal[cls.kind.value], ...)}
+    for f in dataclasses.fields(cls):
+        options: dict[str, Any] = {}
+        if f.default is not dataclasses.MISSING:
+            options["default"] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            options["default_factory"] = f.default_factory
+        if events.json_key(f.name) != f.name:
+            options["alias"] = events.json_key(f.name)
+        definitions[f.name] = (hints[f.name], Field(**options))
+    # A dataclass without a docstring gets its signature as one: no use to API readers.
+    doc = cls.__doc__ if cls.__doc__ and not cls.__doc__.startswith(f"{cls.__name__}(") else None
+    return create_model(f"{cls.__name__}Event", __doc__=doc, __base__=OutputModel, **definitions)
+
+
+TypedEvent = Annotated[
+    functools.reduce(operator.or_, [_event_model(c) for c in events.registered().values()]),
+    Field(discriminator="kind"),
+]
+
+
 class EventOut(OutputModel):
     id: int
     at: datetime
     kind: str
     actor_user_id: int | None
     channel: str
-    message: str
-    data: dict[str, Any]
+    message: str = Field(description="The event in words, rendered when read.")
+    data: dict[str, Any] = Field(
+        description='The stored payload: the event\'s fields, with the payload version as "v".'
+    )
+    event: TypedEvent | None = Field(
+        description="The typed event (its kind and fields); null for a row written before events "
+        "were typed that the migration could not read."
+    )
 
 
 class NotificationOut(OutputModel):

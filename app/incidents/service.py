@@ -5,8 +5,9 @@ on the timeline."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,10 +21,10 @@ from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.metrics import INCIDENTS_OPENED
 from app.escalation import service as escalation
 from app.escalation.policy import FIRST, PolicySnapshot, Position, has_steps, next_position
-from app.incidents import lifecycle, paging, timeline
+from app.incidents import events, lifecycle, paging, render, timeline
+from app.incidents.events import Channel
 from app.incidents.lifecycle import Action, IncidentState, TransitionRefused
 from app.incidents.models import Incident, IncidentAssignee, Page
-from app.incidents.timeline import Channel
 from app.notify import inform, outbox
 from app.notify.updates import announce
 from app.people.models import Urgency, User
@@ -146,53 +147,38 @@ async def open_incident(
     session.add(incident)
     await session.flush()
     on_commit(session, INCIDENTS_OPENED.inc)
-    opened = f"Incident opened ({urgency} urgency) on {service.name}: {title}"
-    if details:
-        opened += f" — {details}"
-    timeline.record(
-        session,
-        incident.id,
-        "opened",
-        opened,
-        at=now,
-        actor_id=actor.user_id,
-        channel=actor.channel,
+    who = await _name(session, actor.user_id)
+    opened = events.Opened(
+        **_by(actor, who),
+        service_id=service.id,
+        service_name=service.name,
+        title=title,
+        urgency=urgency.value,
+        details=details,
     )
+    timeline.append(session, incident.id, opened, at=now)
     if direct_to is not None:
-        remarks = await paging.page_users(
+        paged = await paging.page_users(
             session,
             incident,
             service,
             responders=[direct_to.id],
             shadows=[],
             now=now,
-            reason=f"paged directly by {await _name(session, actor.user_id)}",
+            reason=f"paged directly by {who}",
             position=None,
         )
-        timeline.record(
-            session,
-            incident.id,
-            "paged",
-            "Paged " + "; ".join(remarks),
-            at=now,
-            data={"user_id": direct_to.id},
+        timeline.append(
+            session, incident.id, events.Paged(user_id=direct_to.id, paged=tuple(paged)), at=now
         )
     elif window is not None:
-        timeline.record(
-            session,
-            incident.id,
-            "maintenance_hold",
-            f"{service.name} is in maintenance until {window.ends_at.isoformat()}"
-            f"{f' ({window.reason})' if window.reason else ''}: nobody is paged until it ends",
-            at=now,
+        held = events.MaintenanceHold(
+            service_name=service.name, until=window.ends_at, reason=window.reason or ""
         )
+        timeline.append(session, incident.id, held, at=now)
     elif plan is None or snapshot is None:
-        timeline.record(
-            session,
-            incident.id,
-            "no_escalation_policy",
-            f"{service.name} has no escalation policy: nobody is paged",
-            at=now,
+        timeline.append(
+            session, incident.id, events.NoEscalationPolicy(service_name=service.name), at=now
         )
     else:
         await paging.carry_out(
@@ -217,14 +203,10 @@ async def escalate_due(session: AsyncSession, incident: Incident, now: datetime)
     if following is None:
         incident.next_escalation_at = None
         incident.escalation_exhausted_at = now
-        timeline.record(
-            session,
-            incident.id,
-            "escalation_exhausted",
-            f"Nobody acknowledged within {waited} minutes of the last step; the escalation "
-            "policy is exhausted and the incident stays triggered",
-            at=now,
+        exhausted = events.EscalationExhausted(
+            because=events.ExhaustedBecause.UNACKNOWLEDGED, waited_minutes=waited
         )
+        timeline.append(session, incident.id, exhausted, at=now)
         await inform.tell_escalation_exhausted(session, incident, service)
         return
     await paging.run_from(
@@ -269,13 +251,12 @@ async def retrigger_after_ack_timeout(
     session: AsyncSession, incident: Incident, now: datetime
 ) -> None:
     lifecycle.transition(incident.state, Action.ACK_TIMEOUT)
-    minutes = incident.ack_timeout_minutes
+    timed_out = events.AckTimeout(minutes=incident.ack_timeout_minutes or 0)
     incident.state = IncidentState.TRIGGERED
     incident.ack_expires_at = None
     incident.updated_at = now
-    text = f"Acknowledged {minutes} minutes ago and still not resolved: triggered again"
-    timeline.record(session, incident.id, "ack_timeout", text, at=now)
-    await announce(session, incident, "retriggered", text, None)
+    timeline.append(session, incident.id, timed_out, at=now)
+    await announce(session, incident, "retriggered", render.text(timed_out), None)
     await _restart(session, incident, FIRST, now, reason="acknowledgement timed out")
 
 
@@ -284,13 +265,7 @@ async def release_from_maintenance(
 ) -> None:
     incident.held_for_maintenance = False
     incident.updated_at = now
-    timeline.record(
-        session,
-        incident.id,
-        "maintenance_ended",
-        "Maintenance ended: escalation starts from the first step",
-        at=now,
-    )
+    timeline.append(session, incident.id, events.MaintenanceEnded(), at=now)
     if incident.state is IncidentState.TRIGGERED:
         await _restart(session, incident, FIRST, now, reason="maintenance ended")
 
@@ -338,18 +313,13 @@ async def acknowledge_locked(session: AsyncSession, incident: Incident, actor: A
     cancelled = await outbox.cancel_pending(
         session, incident_id=incident.id, now=now, reason="acknowledged before it was sent"
     )
-    who = await _name(session, actor.user_id)
-    text = f"Acknowledged by {who} via {actor.channel}"
-    timeline.record(
-        session,
-        incident.id,
-        "acknowledged",
-        text + (f"; {cancelled} pending notifications cancelled" if cancelled else ""),
-        at=now,
-        actor_id=actor.user_id,
-        channel=actor.channel,
+    acknowledged = events.Acknowledged(
+        **_by(actor, await _name(session, actor.user_id)), cancelled=cancelled
     )
-    await announce(session, incident, "acknowledged", text, actor.user_id)
+    timeline.append(session, incident.id, acknowledged, at=now)
+    # The channels showing the page need not hear about notifications they never saw.
+    said = render.text(replace(acknowledged, cancelled=0))
+    await announce(session, incident, "acknowledged", said, actor.user_id)
     return incident
 
 
@@ -363,17 +333,8 @@ async def unacknowledge(session: AsyncSession, principal: Principal, incident_id
     now = session_clock(session).now()
     _back_to_triggered(incident, now)
     who = await _name(session, principal.user_id)
-    text = f"Unacknowledged by {who} via {principal.channel}: paging again"
-    timeline.record(
-        session,
-        incident.id,
-        "unacknowledged",
-        text,
-        at=now,
-        actor_id=principal.user_id,
-        channel=principal.channel,
-    )
-    await announce(session, incident, "unacknowledged", text, principal.user_id)
+    unacknowledged = events.Unacknowledged(**_by(Actor.of(principal), who))
+    await _record_and_announce(session, incident, unacknowledged, "unacknowledged", now)
     await _restart(
         session,
         incident,
@@ -415,25 +376,14 @@ async def resolve_locked(
         .values(status=AlertStatus.RESOLVED, resolved_at=now)
         .execution_options(synchronize_session=False)
     )
-    if actor.user_id is None:
-        text = f"Resolved automatically: {note}" if note else "Resolved automatically"
-    else:
-        text = f"Resolved by {await _name(session, actor.user_id)} via {actor.channel}"
-        if still_firing.rowcount:
-            text += f" ({still_firing.rowcount} alerts still firing at the source were closed)"
-        if note:
-            text += f": {note}"
-    timeline.record(
-        session,
-        incident.id,
-        "resolved",
-        text,
-        at=now,
-        actor_id=actor.user_id,
-        channel=actor.channel,
-        data={"note": note} if note else {},
+    automatic = actor.user_id is None
+    resolved = events.Resolved(
+        **_by(actor, await _name(session, actor.user_id)),
+        automatic=automatic,
+        note=note,
+        closed_alerts=0 if automatic else still_firing.rowcount or 0,
     )
-    await announce(session, incident, "resolved", text, actor.user_id)
+    await _record_and_announce(session, incident, resolved, "resolved", now)
     return incident
 
 
@@ -453,17 +403,8 @@ async def escalate(session: AsyncSession, principal: Principal, incident_id: int
     now = session_clock(session).now()
     who = await _name(session, principal.user_id)
     _back_to_triggered(incident, now)
-    text = f"{who} escalated to the next step via {principal.channel}"
-    timeline.record(
-        session,
-        incident.id,
-        "escalate_requested",
-        text,
-        at=now,
-        actor_id=principal.user_id,
-        channel=principal.channel,
-    )
-    await announce(session, incident, "escalated", text, principal.user_id)
+    requested = events.EscalateRequested(**_by(Actor.of(principal), who))
+    await _record_and_announce(session, incident, requested, "escalated", now)
     await _restart(session, incident, following, now, reason=f"escalated by {who}")
     return incident
 
@@ -496,26 +437,19 @@ async def reassign(
         session, incident_id=incident.id, now=now, reason=f"handed off to {target.name}"
     )
     _back_to_triggered(incident, now)
-    from_names = ", ".join([await _name(session, u) for u in handed_from]) or "nobody"
-    text = (
-        f"{who} handed the incident from {from_names} to {target.name} via {principal.channel}"
-        + (f": {note}" if note else "")
+    reassigned = events.Reassigned(
+        **_by(Actor.of(principal), who),
+        from_=tuple(handed_from),
+        from_names=tuple([await _name(session, u) for u in handed_from]),
+        to=user_id,
+        to_name=target.name,
+        note=note,
     )
-    timeline.record(
-        session,
-        incident.id,
-        "reassigned",
-        text,
-        at=now,
-        actor_id=principal.user_id,
-        channel=principal.channel,
-        data={"from": handed_from, "to": user_id, "note": note},
-    )
-    await announce(session, incident, "reassigned", text, principal.user_id)
+    await _record_and_announce(session, incident, reassigned, "reassigned", now)
     service = await session.get(Service, incident.service_id)
     assert service is not None
     position = Position(incident.escalation_loop, incident.escalation_step)
-    remarks = await paging.page_users(
+    paged = await paging.page_users(
         session,
         incident,
         service,
@@ -533,14 +467,7 @@ async def reassign(
         )
     else:
         incident.next_escalation_at = None
-    timeline.record(
-        session,
-        incident.id,
-        "paged",
-        "Paged " + "; ".join(remarks),
-        at=now,
-        data={"user_id": user_id},
-    )
+    timeline.append(session, incident.id, events.Paged(user_id=user_id, paged=tuple(paged)), at=now)
     return incident
 
 
@@ -550,16 +477,10 @@ async def add_note(
     incident = await lock_incident(session, incident_id)
     await require_can_act(session, principal, incident)
     now = session_clock(session).now()
-    timeline.record(
-        session,
-        incident.id,
-        "note",
-        text,
-        at=now,
-        actor_id=principal.user_id,
-        channel=principal.channel,
+    noted = events.NoteAdded(
+        **_by(Actor.of(principal), await _name(session, principal.user_id)), text=text
     )
-    await announce(session, incident, "note", text, principal.user_id)
+    await _record_and_announce(session, incident, noted, "note", now)
     return incident
 
 
@@ -575,6 +496,7 @@ async def set_urgency(
     if incident.urgency == urgency:
         return incident
     now = session_clock(session).now()
+    previous = incident.urgency
     incident.urgency = urgency
     incident.updated_at = now
     policy = policy_of(incident)
@@ -584,18 +506,12 @@ async def set_urgency(
         incident.next_escalation_at = now + timedelta(
             minutes=policy.steps[incident.escalation_step].delay_minutes
         )
-    who = await _name(session, principal.user_id)
-    text = f"{who} set urgency to {urgency} via {principal.channel}"
-    timeline.record(
-        session,
-        incident.id,
-        "urgency_changed",
-        text,
-        at=now,
-        actor_id=principal.user_id,
-        channel=principal.channel,
+    changed = events.UrgencyChanged(
+        **_by(Actor.of(principal), await _name(session, principal.user_id)),
+        urgency=Urgency(urgency).value,
+        previous=Urgency(previous).value,
     )
-    await announce(session, incident, "urgency_changed", text, principal.user_id)
+    await _record_and_announce(session, incident, changed, "urgency_changed", now)
     return incident
 
 
@@ -606,6 +522,25 @@ def _back_to_triggered(incident: Incident, now: datetime) -> None:
     incident.acknowledged_by_id = None
     incident.ack_expires_at = None
     incident.updated_at = now
+
+
+class _By(TypedDict):
+    by_user_id: int | None
+    by_name: str
+    channel: Channel
+
+
+def _by(actor: Actor, name: str) -> _By:
+    """Who acted and how, as every acted event carries it (events.ActedEvent)."""
+    return {"by_user_id": actor.user_id, "by_name": name, "channel": Channel(actor.channel)}
+
+
+async def _record_and_announce(
+    session: AsyncSession, incident: Incident, event: events.ActedEvent, change: str, now: datetime
+) -> None:
+    """On the timeline, and in the same words to the channels that show the incident."""
+    timeline.append(session, incident.id, event, at=now)
+    await announce(session, incident, change, render.text(event), event.by_user_id)
 
 
 async def _name(session: AsyncSession, user_id: int | None) -> str:

@@ -1,54 +1,71 @@
-"""The append-only incident timeline. Nothing here updates or deletes an event."""
+"""The append-only incident timeline. Nothing here updates or deletes an event.
+
+Rows hold typed events (``app/incidents/events.py``): ``kind`` and the payload in ``data``.
+Their words are rendered when read (``app/incidents/render.py``); ``message`` is only kept for
+rows written before events were typed (migration 0010), shown when their payload cannot be read.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.incidents import render
+from app.incidents.events import (
+    ActedEvent,
+    Channel,
+    Event,
+    EventDecodeError,
+    from_payload,
+    to_payload,
+)
 from app.incidents.models import IncidentEvent
 
-
-class Channel(StrEnum):
-    """How an action reached Baton."""
-
-    API = "api"
-    WEB = "web"
-    CLI = "cli"
-    SLACK = "slack"
-    SMS = "sms"
-    VOICE = "voice"
-    EMAIL = "email"
-    INTEGRATION = "integration"
-    SYSTEM = "system"
+__all__ = ["Channel", "append", "events_for", "message_of", "typed"]
 
 
-def record(
+def append(
     session: AsyncSession,
     incident_id: int,
-    kind: str,
-    message: str,
+    event: Event,
     *,
     at: datetime,
     actor_id: int | None = None,
-    channel: str = Channel.SYSTEM,
-    data: dict[str, Any] | None = None,
+    channel: Channel | None = None,
 ) -> IncidentEvent:
-    event = IncidentEvent(
+    """Add ``event`` to the incident's timeline. Who acted and how default to the event's own
+    ``by_user_id`` and ``channel`` when it has them, else to Baton itself."""
+    if isinstance(event, ActedEvent):
+        actor_id = event.by_user_id if actor_id is None else actor_id
+        channel = channel or event.channel
+    row = IncidentEvent(
         incident_id=incident_id,
         at=at,
-        kind=kind,
+        kind=event.kind.value,
         actor_user_id=actor_id,
-        channel=str(channel),
-        message=message[:2000],
-        data=data or {},
+        channel=str(channel or Channel.SYSTEM),
+        message=None,
+        data=to_payload(event),
     )
-    session.add(event)
-    return event
+    session.add(row)
+    return row
+
+
+def typed(row: IncidentEvent) -> Event | None:
+    """The event a row holds; None for an old row the migration could not type."""
+    try:
+        return from_payload(row.kind, row.data)
+    except EventDecodeError:
+        return None
+
+
+def message_of(row: IncidentEvent, event: Event | None) -> str:
+    if event is not None:
+        return render.text(event)
+    return row.message or row.kind
 
 
 async def events_for(

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
 from app.core.metrics import NOTIFICATION_LAG_SECONDS, NOTIFICATIONS
-from app.incidents import timeline
+from app.incidents import events, timeline
 from app.incidents.lifecycle import IncidentState
 from app.incidents.models import Incident
 from app.incidents.service import bring_escalation_forward
@@ -61,6 +62,8 @@ class NotificationFacts(Protocol):
     def kind(self) -> MessageKind: ...
     @property
     def contact_type(self) -> ContactType: ...
+    @property
+    def contact_method_id(self) -> int | None: ...
     @property
     def address(self) -> str: ...
 
@@ -232,7 +235,7 @@ class Dispatcher:
                 await _schedule_retry(session, row, result, now, self.policy)
                 state = "retrying"
             elif result.status is DeliveryStatus.BLOCKED:
-                await mark_failed(session, row, result.detail, now, kind="notification_blocked")
+                await mark_failed(session, row, result.detail, now, blocked=True)
                 state = "blocked"
             else:
                 await mark_failed(session, row, result.detail or "failed", now)
@@ -268,6 +271,7 @@ class Dispatcher:
                         Notification.incident_id,
                         Notification.kind,
                         Notification.contact_type,
+                        Notification.contact_method_id,
                         Notification.address,
                     )
                     .execution_options(synchronize_session=False)
@@ -279,18 +283,12 @@ class Dispatcher:
                     "late send result ignored", extra={"notification_id": item.notification_id}
                 )
                 return
-            await record_event(
-                session,
-                row,
-                "notification_sent",
-                f"{label(row)} sent via {result.provider}",
-                now,
-                {
-                    "notification_id": row.id,
-                    "provider": result.provider,
-                    "provider_message_id": result.provider_message_id,
-                },
+            sent = partial(
+                events.NotificationSent,
+                provider=result.provider,
+                provider_message_id=result.provider_message_id,
             )
+            await record_event(session, row, sent, now)
         NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=NotificationStatus.SENT).inc()
         NOTIFICATION_LAG_SECONDS.observe(max((now - item.due_at).total_seconds(), 0))
         log_state(row, "sent", provider_message_id=result.provider_message_id)
@@ -356,14 +354,12 @@ class Dispatcher:
             row.due_at = now
             row.sent_at = None
             row.last_error = f"{unknown}; sent again (receivers deduplicate on X-Baton-Delivery)"
-            await record_event(
-                session,
-                row,
-                "notification_retry",
-                f"{label(row)}: {unknown}; sending it again (the receiver deduplicates)",
-                now,
-                {"notification_id": row.id, "attempt": row.attempts},
+            again = partial(
+                events.NotificationRetry,
+                because=events.RetryBecause.OUTCOME_UNKNOWN,
+                attempt=row.attempts,
             )
+            await record_event(session, row, again, now)
             wake_dispatcher_after_commit(session)
             return "retrying"
         still_needed = row.kind in (*THROTTLED_KINDS, MessageKind.SUMMARY) and (
@@ -377,15 +373,10 @@ class Dispatcher:
             return "failed"
         if incident is not None and bring_escalation_forward(incident, now):
             await mark_failed(session, row, f"{unknown}; not repeated, the next step covers", now)
-            timeline.record(
-                session,
-                incident.id,
-                "escalation_brought_forward",
-                f"{label(row)} may not have arrived and the person has no later rule: "
-                "escalating to the next step now",
-                at=now,
-                data={"notification_id": row.id},
+            forward = events.EscalationBroughtForward(
+                notification=await notification_ref(session, row)
             )
+            timeline.append(session, incident.id, forward, at=now)
             wake_dispatcher_after_commit(session)
             return "failed"
         if not row.context.get("possible_duplicate"):
@@ -396,15 +387,12 @@ class Dispatcher:
             row.subject = f"{messages.POSSIBLE_DUPLICATE} {row.subject}"[:1024]
             row.body = f"{messages.POSSIBLE_DUPLICATE} {row.body}"[:4000]
             row.last_error = f"{unknown}; sent once more as a possible duplicate"
-            await record_event(
-                session,
-                row,
-                "notification_retry",
-                f"{label(row)}: {unknown}, and nothing else would reach anyone; sending it "
-                "once more, marked as a possible duplicate",
-                now,
-                {"notification_id": row.id, "attempt": row.attempts, "possible_duplicate": True},
+            once_more = partial(
+                events.NotificationRetry,
+                because=events.RetryBecause.POSSIBLE_DUPLICATE,
+                attempt=row.attempts,
             )
+            await record_event(session, row, once_more, now)
             wake_dispatcher_after_commit(session)
             return "retrying"
         await mark_failed(session, row, f"{unknown}; already repeated once", now)
@@ -459,16 +447,14 @@ async def _bundle(
         item.bundle_id = summary.id
         item.finished_at = now
         if item.incident_id is not None:
-            timeline.record(
-                session,
-                item.incident_id,
-                "notification_bundled",
-                f"{label(item)}: more than {limit.count} messages in "
-                f"{int(limit.window.total_seconds() // 60) or 1} min to this address, so it is "
-                f"folded into one summary of {len(items)} pages",
-                at=now,
-                data={"notification_id": item.id, "summary_id": summary.id},
+            bundled = events.NotificationBundled(
+                notification=await notification_ref(session, item),
+                summary_id=summary.id,
+                limit=limit.count,
+                window_minutes=int(limit.window.total_seconds() // 60) or 1,
+                bundled=len(items),
             )
+            timeline.append(session, item.incident_id, bundled, at=now)
     return summary
 
 
@@ -490,15 +476,22 @@ def outbound_message(
     )
 
 
-def label(row: NotificationFacts) -> str:
-    """How a notification is named on a timeline: "Page by sms to +1…0123"."""
-    what = {MessageKind.PAGE: "Page", MessageKind.SUMMARY: "Summary"}.get(row.kind, str(row.kind))
-    return f"{what} by {row.contact_type} to {_mask(row)}"
-
-
-def _mask(row: NotificationFacts) -> str:
-    # Every reader of a timeline (and of the logs) sees this, not only the address's owner.
-    return mask_address(row.contact_type, row.address)
+async def notification_ref(session: AsyncSession, row: NotificationFacts) -> events.NotificationRef:
+    """A notification as timelines name it: its address masked, since every reader of a timeline
+    sees it, and the contact method's label, which tells two methods of one kind apart."""
+    method = (
+        await session.get(ContactMethod, row.contact_method_id)
+        if row.contact_method_id is not None
+        else None
+    )
+    return events.NotificationRef(
+        id=row.id,
+        message_kind=MessageKind(row.kind).value,
+        contact_type=ContactType(row.contact_type).value,
+        contact_method_id=row.contact_method_id,
+        address=mask_address(row.contact_type, row.address),
+        method_label=method.label if method is not None else "",
+    )
 
 
 async def incidents_of(session: AsyncSession, row: NotificationFacts) -> list[int]:
@@ -515,14 +508,19 @@ async def incidents_of(session: AsyncSession, row: NotificationFacts) -> list[in
 async def record_event(
     session: AsyncSession,
     row: NotificationFacts,
-    kind: str,
-    message: str,
+    event_about: Callable[..., events.NotificationEvent],
     now: datetime,
-    data: dict[str, object],
 ) -> None:
-    """On the timeline of the notification's incident, or of every incident a summary covers."""
-    for incident_id in await incidents_of(session, row):
-        timeline.record(session, incident_id, kind, message, at=now, data=data)
+    """On the timeline of the notification's incident, or of every incident a summary covers.
+
+    ``event_about(notification=ref)`` makes the event; nothing is looked up for a message that
+    belongs to no incident (a verification code, a Slack status update)."""
+    incident_ids = await incidents_of(session, row)
+    if not incident_ids:
+        return
+    event = event_about(notification=await notification_ref(session, row))
+    for incident_id in incident_ids:
+        timeline.append(session, incident_id, event, at=now)
 
 
 async def _schedule_retry(
@@ -537,15 +535,15 @@ async def _schedule_retry(
     row.due_at = now + delay
     row.sent_at = None
     row.last_error = result.detail[:1000]
-    await record_event(
-        session,
-        row,
-        "notification_retry",
-        f"{label(row)} failed temporarily ({result.detail}); attempt {row.attempts} of "
-        f"{policy.max_attempts}, retrying in {int(delay.total_seconds())}s",
-        now,
-        {"notification_id": row.id, "attempt": row.attempts},
+    retry = partial(
+        events.NotificationRetry,
+        because=events.RetryBecause.TEMPORARY_FAILURE,
+        attempt=row.attempts,
+        max_attempts=policy.max_attempts,
+        retry_in_seconds=int(delay.total_seconds()),
+        reason=result.detail,
     )
+    await record_event(session, row, retry, now)
 
 
 async def mark_failed(
@@ -554,20 +552,22 @@ async def mark_failed(
     reason: str,
     now: datetime,
     *,
-    kind: str = "notification_failed",
+    blocked: bool = False,
 ) -> None:
     row.status = NotificationStatus.FAILED
     row.finished_at = now
     row.last_error = reason[:1000]
-    verb = "blocked" if kind == "notification_blocked" else "failed"
-    await record_event(
-        session,
-        row,
-        kind,
-        f"{label(row)} {verb}: {reason}",
-        now,
-        {"notification_id": row.id, "attempts": row.attempts},
-    )
+    if blocked:
+        failure = partial(events.NotificationBlocked, reason=reason, attempts=row.attempts)
+    else:
+        failure = partial(
+            events.NotificationFailed,
+            reason=reason,
+            attempts=row.attempts,
+            provider=row.provider,
+            provider_message_id=row.provider_message_id,
+        )
+    await record_event(session, row, failure, now)
     pages = [row.page_id] if row.page_id is not None else []
     if row.kind is MessageKind.SUMMARY:
         pages = [
@@ -645,14 +645,10 @@ async def _fall_through(
         return
     following.due_at = now
     if following.incident_id is not None:
-        timeline.record(
-            session,
-            following.incident_id,
-            "notification_fallthrough",
-            f"{label(following)} moved up to now: the previous channel failed",
-            at=now,
-            data={"notification_id": following.id},
+        moved = events.NotificationFallthrough(
+            notification=await notification_ref(session, following)
         )
+        timeline.append(session, following.incident_id, moved, at=now)
     wake_dispatcher_after_commit(session)
 
 

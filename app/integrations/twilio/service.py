@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from app.core.auth import Principal
 from app.core.db import session_clock
 from app.core.errors import Forbidden
+from app.incidents import events
 from app.incidents.models import Page
 from app.integrations.twilio.models import SmsSender
 from app.notify import actions, dispatcher, replycodes, smstext
@@ -242,24 +244,17 @@ async def status_callback(
     row = await _notification_for(session, sid, notification_hint)
     if row is None:
         return
-    error = f" (error {error_code})" if error_code else ""
-    what = dispatcher.label(row)
     if row.status in (
         NotificationStatus.FAILED,
         NotificationStatus.CANCELLED,
         NotificationStatus.BUNDLED,
     ):
-        await _note(
-            session,
-            row,
-            f"{what}: Twilio reports {status}{error}; already {row.status}",
-            now,
-            status,
-        )
+        await _note(session, row, now, sid, status, error_code, already=row.status)
         return
     if status in _FAILED:
         row.provider_message_id = row.provider_message_id or sid
         row.sending_deadline = None
+        error = f" (error {error_code})" if error_code else ""
         await dispatcher.mark_failed(session, row, f"Twilio reports {status}{error}", now)
         return
     if _PROGRESS.get(status, 0) >= 2 and row.status is not NotificationStatus.DELIVERED:
@@ -268,10 +263,10 @@ async def status_callback(
         row.finished_at = row.finished_at or now
         row.sending_deadline = None
         row.provider_message_id = row.provider_message_id or sid
-        await _note(session, row, f"{what}: Twilio reports {status}", now, status)
+        await _note(session, row, now, sid, status, None)
         return
-    late = " (late; not going back)" if row.status is NotificationStatus.DELIVERED else ""
-    await _note(session, row, f"{what}: Twilio reports {status}{error}{late}", now, status)
+    late = row.status is NotificationStatus.DELIVERED
+    await _note(session, row, now, sid, status, error_code, late=late)
 
 
 async def _notification_for(
@@ -289,16 +284,26 @@ async def _notification_for(
 
 
 async def _note(
-    session: AsyncSession, row: Notification, message: str, now: datetime, status: str
+    session: AsyncSession,
+    row: Notification,
+    now: datetime,
+    sid: str,
+    status: str,
+    error_code: str | None,
+    *,
+    already: NotificationStatus | None = None,
+    late: bool = False,
 ) -> None:
-    await dispatcher.record_event(
-        session,
-        row,
-        "notification_status",
-        message,
-        now,
-        {"notification_id": row.id, "provider_status": status},
+    reported = partial(
+        events.NotificationStatus,
+        provider="twilio",
+        provider_status=status,
+        provider_message_id=sid,
+        error_code=error_code or None,
+        already=already.value if already is not None else None,
+        late=late,
     )
+    await dispatcher.record_event(session, row, reported, now)
 
 
 # ------------------------------------------------------------------------------------- voice
