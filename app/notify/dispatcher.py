@@ -368,7 +368,7 @@ class Dispatcher:
         if not still_needed:
             await mark_failed(session, row, f"{unknown}; not repeated", now)
             return "failed"
-        if await _has_later_rule(session, row, now):
+        if await _has_later_rule(session, row):
             await mark_failed(session, row, f"{unknown}; not repeated, the next rule covers", now)
             return "failed"
         if incident is not None and bring_escalation_forward(incident, now):
@@ -568,31 +568,24 @@ async def mark_failed(
             provider_message_id=row.provider_message_id,
         )
     await record_event(session, row, failure, now)
-    pages = [row.page_id] if row.page_id is not None else []
-    if row.kind is MessageKind.SUMMARY:
-        pages = [
-            p
-            for p in await session.scalars(
-                select(Notification.page_id).where(Notification.bundle_id == row.id)
-            )
-            if p is not None
-        ]
-    for page_id in pages:
+    for page_id in await _pages_of(session, row):
         await _fall_through(session, page_id, row.contact_method_id, now)
 
 
-async def _has_later_rule(session: AsyncSession, row: Notification, now: datetime) -> bool:
-    """Whether another of the person's rules for this page is still to fire (a summary: for
-    any of the pages it folded)."""
-    pages = [row.page_id] if row.page_id is not None else []
-    if row.kind is MessageKind.SUMMARY:
-        pages = [
-            p
-            for p in await session.scalars(
-                select(Notification.page_id).where(Notification.bundle_id == row.id)
-            )
-            if p is not None
-        ]
+async def _pages_of(session: AsyncSession, row: Notification) -> list[int]:
+    """The page a notification serves; for a summary, every page it folded."""
+    if row.kind is not MessageKind.SUMMARY:
+        return [row.page_id] if row.page_id is not None else []
+    folded = await session.scalars(
+        select(Notification.page_id).where(Notification.bundle_id == row.id)
+    )
+    return [page_id for page_id in folded if page_id is not None]
+
+
+async def _has_later_rule(session: AsyncSession, row: Notification) -> bool:
+    """Whether another of the person's rules for this page (a summary: for any of the pages it
+    folded) is still to fire."""
+    pages = await _pages_of(session, row)
     if not pages:
         return False
     later = await session.scalar(
