@@ -23,8 +23,10 @@ run: $(STAMP)
 	$(BATON) init
 	$(BATON) serve
 
-## test: the whole test suite (BATON_TEST_DATABASE_URL=postgresql://... runs it on PostgreSQL)
+## test: the import rules (pyproject.toml), then the whole test suite
+## (BATON_TEST_DATABASE_URL=postgresql://... runs it on PostgreSQL)
 test: $(STAMP) system-deps
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -56,4 +58,4 @@ system-deps:
 	fi
 
 clean:
-	rm -rf $(VENV) baton.db baton.db-wal baton.db-shm .pytest_cache .ruff_cache
+	rm -rf $(VENV) baton.db baton.db-wal baton.db-shm .pytest_cache .ruff_cache .import_linter_cache

@@ -11,11 +11,25 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import httpx
+import uvicorn
 
+from app.audit import service as audit_service
+from app.audit import terminal
+from app.audit.entities import EntityType
+from app.audit.models import ActorKind
 from app.core.clock import SystemClock
 from app.core.db import Database, make_engine
+from app.core.declarative import Action, ApplyReport, ConfigFileError
 from app.core.logging import configure_logging
+from app.core.migrations import downgrade as run_downgrade
+from app.core.migrations import upgrade, upgrade_url
+from app.core.pagination import PageParams
 from app.core.settings import InsecureSettingsError, Settings, load_settings
+from app.declarative.apply import apply_config, load_config_file
+from app.people.service import IssuedToken, ensure_bootstrap_admin, get_user_by_email, issue_token
+from app.schedules.terminal import UnknownSchedule, oncall_report, parse_instant
+from app.wiring import wire
 
 T = TypeVar("T")
 
@@ -53,7 +67,7 @@ def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = N
 
 @click.group(help="Baton: on-call rotations, paging and incident management.")
 def main() -> None:
-    pass
+    wire()
 
 
 @main.command(help="Serve the HTTP API and, unless disabled, the engine.")
@@ -65,10 +79,6 @@ def main() -> None:
 def serve(
     host: str | None, port: int | None, workers: int | None, no_engine: bool, migrate_first: bool
 ) -> None:
-    import os
-
-    import uvicorn
-
     # Worker processes read their settings from the environment, so options go there too.
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
@@ -82,8 +92,6 @@ def serve(
     except InsecureSettingsError as exc:
         raise click.ClickException(str(exc)) from None
     if migrate_first:
-        from app.core.migrations import upgrade_url
-
         upgrade_url(settings.database_url)
     configure_logging(settings.log_level, settings.log_format)
     click.echo(
@@ -106,8 +114,6 @@ def serve(
 @main.command(help="Exit 0 if the local server answers /healthz (for container health checks).")
 @click.option("--timeout", default=3.0, show_default=True)
 def healthcheck(timeout: float) -> None:
-    import httpx
-
     settings = _settings()
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
     try:
@@ -122,8 +128,6 @@ def healthcheck(timeout: float) -> None:
 @main.command(help="Upgrade the database schema (to the latest revision by default).")
 @click.argument("revision", default="head")
 def migrate(revision: str) -> None:
-    from app.core.migrations import upgrade
-
     settings = _settings()
 
     async def work(db: Database) -> None:
@@ -137,8 +141,6 @@ def migrate(revision: str) -> None:
 @click.argument("revision")
 @click.confirmation_option(prompt="Downgrading can drop data. Continue?")
 def downgrade(revision: str) -> None:
-    from app.core.migrations import downgrade as run_downgrade
-
     async def work(db: Database) -> None:
         await run_downgrade(db.engine, revision)
 
@@ -153,16 +155,13 @@ def downgrade(revision: str) -> None:
 @click.option("--email", default=None, help="The admin's e-mail (BATON_BOOTSTRAP_ADMIN_EMAIL).")
 @click.option("--name", default=None, help="The admin's name.")
 def init(email: str | None, name: str | None) -> None:
-    from app.audit import service as audit
-    from app.people.service import IssuedToken, ensure_bootstrap_admin
-
     settings = _settings()
     preset = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
     admin_email = (email or settings.bootstrap_admin_email).strip().lower()
 
     async def work(db: Database) -> IssuedToken | None:
         async with db.transaction() as session:
-            audit.act_as(session, audit.Actor.cli(_os_user()))
+            audit_service.act_as(session, audit_service.Actor.cli(_os_user()))
             _, issued = await ensure_bootstrap_admin(
                 session,
                 email=admin_email,
@@ -200,9 +199,6 @@ def init(email: str | None, name: str | None) -> None:
     help="Who applies, for the audit log (default: the login name; in CI, say the committer).",
 )
 def apply(file: Path, prune: bool, dry_run: bool, by: str | None) -> None:
-    from app.declarative.apply import ConfigFileError, apply_config, load_config_file
-    from app.declarative.report import Action, ApplyReport
-
     try:
         config = load_config_file(file)
     except ConfigFileError as exc:
@@ -244,12 +240,9 @@ def token() -> None:
 @click.option("--email", required=True)
 @click.option("--name", default="cli")
 def token_create(email: str, name: str) -> None:
-    from app.audit import service as audit
-    from app.people.service import get_user_by_email, issue_token
-
     async def work(db: Database) -> str:
         async with db.transaction() as session:
-            audit.act_as(session, audit.Actor.cli(_os_user()))
+            audit_service.act_as(session, audit_service.Actor.cli(_os_user()))
             user = await get_user_by_email(session, email)
             if user is None:
                 raise click.ClickException(f"no user with e-mail {email}")
@@ -262,8 +255,6 @@ def token_create(email: str, name: str) -> None:
 @click.argument("schedule", required=False)
 @click.option("--at", "at_text", default=None, help="ISO 8601 time (UTC without an offset).")
 def oncall(schedule: str | None, at_text: str | None) -> None:
-    from app.schedules.text import UnknownSchedule, oncall_report, parse_instant
-
     try:
         at = parse_instant(at_text) if at_text else None
     except ValueError as exc:
@@ -306,14 +297,6 @@ def audit(
     limit: int,
     as_json: bool,
 ) -> None:
-    from app.audit import service as audit_service
-    from app.audit import text
-    from app.audit.entities import EntityType
-    from app.audit.models import ActorKind
-    from app.core.pagination import PageParams
-    from app.people.service import get_user_by_email
-    from app.schedules.text import parse_instant
-
     if entity_type is not None and entity_type not in set(EntityType):
         choices = ", ".join(sorted(EntityType))
         raise click.BadParameter(f"not one of {choices}", param_hint="--entity")
@@ -349,7 +332,7 @@ def audit(
             records, _ = await audit_service.list_records(
                 session, criteria, PageParams(limit=limit, after_id=None)
             )
-            line = text.record_json if as_json else text.record_line
+            line = terminal.record_json if as_json else terminal.record_line
             return [line(r) for r in records]
 
     lines = _run(work)
@@ -364,8 +347,6 @@ def audit(
 
 def _api_call(method: str, path: str, url: str | None, token: str | None, **kwargs: Any) -> Any:
     """Incident commands go through the HTTP API, as the person whose token is used."""
-    import httpx
-
     base = (url or _settings().public_url).rstrip("/")
     if not token:
         raise click.ClickException("an API token is needed: --token or BATON_TOKEN")

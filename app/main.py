@@ -28,6 +28,7 @@ from app.core.middleware import (
     RequestContextMiddleware,
 )
 from app.core.migrations import head_revision
+from app.core.ratelimit import RateLimit
 from app.core.schemas import ERROR_RESPONSES
 from app.core.settings import Environment, Settings, load_settings
 from app.engine.scheduler import Engine, EngineIntervals
@@ -40,20 +41,19 @@ from app.integrations.slack.api import router as slack_router
 from app.integrations.slack.background import BackgroundWork
 from app.integrations.slack.chatops_api import router as slack_app_router
 from app.integrations.slack.jobs import slack_engine_jobs
-from app.integrations.slack.provider import with_slack_app
 from app.integrations.twilio.api import router as twilio_router
 from app.notify.api import router as channels_router
-from app.notify.base import Notifier, Provider
-from app.notify.channels import providers_from_settings
+from app.notify.base import DeliveryResult, MessageKind, Notifier, OutboundMessage, Provider
 from app.notify.console import ConsoleProvider
 from app.notify.dispatcher import Dispatcher, DispatchPolicy
-from app.notify.throttle import RateLimit
 from app.notify.webhook import WebhookProvider
 from app.notify.webhook_keys import WebhookSigning
 from app.people import service as people_service
 from app.people.api import router as people_router
 from app.people.models import ContactType
+from app.providers import providers_from_settings
 from app.schedules.api import router as schedules_router
+from app.wiring import wire
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,29 @@ def build_notifier(settings: Settings, clock: Clock, overrides: Overrides) -> No
         ContactType.WEBHOOK: WebhookProvider(clock, settings.network_policy),
         **providers_from_settings(settings, clock),
     }
-    with_slack_app(providers)  # cover requests with an Accept button
     for kind in ContactType:
         if kind.value in overrides.providers:
             providers[kind] = overrides.providers[kind.value]
     return Notifier(providers=providers, fallback=console)
+
+
+def verification_sender(notifier: Notifier) -> people_service.SendVerification:
+    """Verification codes go straight to the contact method they verify, not through the outbox."""
+
+    async def send(message: people_service.VerificationMessage) -> DeliveryResult:
+        return await notifier.send(
+            OutboundMessage(
+                contact_type=message.contact_type,
+                address=message.address,
+                kind=MessageKind.VERIFICATION,
+                subject=message.subject,
+                text=message.text,
+                user_id=message.user_id,
+                context={"contact_method_id": message.contact_method_id},
+            )
+        )
+
+    return send
 
 
 def webhook_signing(settings: Settings) -> WebhookSigning:
@@ -133,6 +151,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or load_settings()
     settings.check_production_safety()
+    wire()
     clock = clock or SystemClock()
     overrides = overrides or Overrides()
 
@@ -160,6 +179,7 @@ def create_app(
         app.state.db = db
         app.state.webhook_signing = signing
         app.state.notifier = notifier
+        app.state.send_verification = verification_sender(notifier)
         app.state.dispatcher = dispatcher
         app.state.slack_work = BackgroundWork()
         app.state.gateway = Gateway(

@@ -16,6 +16,7 @@ from app.core.db import Database, make_engine
 from app.core.settings import Environment, Settings
 from app.main import Overrides, create_app
 from app.notify.console import ConsoleProvider
+from app.wiring import wire
 from tests import dbutil
 from tests.factories import Factory
 
@@ -25,6 +26,9 @@ PUBLIC_URL = "http://baton.test"
 TEST_ALLOWED_NETWORKS = "127.0.0.0/8"
 # A Monday morning, away from any DST change; tests that need other instants set the clock.
 DEFAULT_NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+# What every Baton process does at start-up; tests that call services directly need it too.
+wire()
 
 
 def _worker_id() -> str:

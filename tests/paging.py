@@ -2,24 +2,34 @@
 
 Tests run the engine's jobs by hand (``tick``) with a movable clock instead of waiting for
 APScheduler, so a five-minute escalation takes no time and nothing depends on timing luck.
+To show that nothing (more) is sent, a test brings everything to rest with ``drain`` and then
+asks the fake at once (``webhook_receiver.assert_nothing_sent()``): no test waits to see that
+nothing arrives.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from app.core.clock import ManualClock
 from app.core.db import Database
 from app.engine import jobs
+from app.incidents.lifecycle import IncidentState
+from app.incidents.models import Incident
 from app.integrations.service import mark_overdue_heartbeats
 from app.notify.console import ConsoleProvider
+from app.notify.models import Notification, NotificationStatus
 from tests.factories import Actor
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -33,26 +43,126 @@ def fixture_json(relative: str) -> dict[str, Any]:
     return json.loads(fixture_bytes(relative))
 
 
+class Settling(Protocol):
+    """Something besides the engine that works on its own and can be waited for: a fake's
+    automatic callbacks (Twilio status callbacks) may make Baton queue more work."""
+
+    async def drain(self) -> None: ...
+
+
+# More rounds than any scenario needs; reaching it means some work is due again and again.
+MAX_DRAIN_ROUNDS = 50
+
+
 class Engine:
     """The engine's jobs, run on demand against the test's clock."""
 
-    def __init__(self, app: FastAPI, db: Database, clock: ManualClock) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        db: Database,
+        clock: ManualClock,
+        *,
+        also_settle: Sequence[Settling] = (),
+    ) -> None:
         self.app = app
         self.db = db
         self.clock = clock
+        self.also_settle = tuple(also_settle)
 
     async def tick(self) -> None:
-        await jobs.release_maintenance(self.db)
-        await mark_overdue_heartbeats(self.db)
-        await jobs.escalation_tick(self.db)
-        await self.app.state.dispatcher.fail_stale_sends()
-        for _ in range(10):
-            if not await self.app.state.dispatcher.run():
-                break
+        """One run of each job, as one beat of the live engine."""
+        await self._run_jobs_once()
 
     async def advance(self, delta: timedelta | None = None, **kwargs: float) -> None:
         self.clock.advance(delta, **kwargs)
         await self.tick()
+
+    async def drain(self) -> None:
+        """Run the jobs until nothing is due at the clock's instant: what a live engine would
+        have done by now, without the clock moving.
+
+        One tick is not enough for that: a send that fails through to the next rule, or a
+        recovered send that brings the next step forward, makes new work due at once. Fails
+        if the work never settles, or if due work is left that no job picked up.
+        """
+        for _ in range(MAX_DRAIN_ROUNDS):
+            for other in self.also_settle:
+                await other.drain()
+            await self.app.state.slack_work.idle()
+            if not await self._run_jobs_once():
+                left = await work_left(self.db)
+                assert not left, f"the engine is at rest but work is still due: {left}"
+                return
+        raise AssertionError(
+            f"the engine still had work after {MAX_DRAIN_ROUNDS} rounds at {self.clock.now()}: "
+            f"{await work_left(self.db)}"
+        )
+
+    async def _run_jobs_once(self) -> int:
+        """Run each job once (the dispatcher until it finds nothing); how much they did."""
+        dispatcher = self.app.state.dispatcher
+        done = await jobs.release_maintenance(self.db)
+        done += await mark_overdue_heartbeats(self.db)
+        done += await jobs.escalation_tick(self.db)
+        done += await dispatcher.fail_stale_sends()
+        for _ in range(10):
+            sent = await dispatcher.run()
+            if not sent:
+                break
+            done += sent
+        return done
+
+
+async def caught_up(db: Database, *, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Wait until an engine running on its own (APScheduler) has done all that is due at the
+    clock's instant, sends in flight included: the signal that anything it was going to send
+    by now has been sent. The clock does not move, so nothing new falls due meanwhile."""
+    deadline = time.monotonic() + timeout
+    while left := await work_left(db, in_flight=True):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"the running engine did not catch up in {timeout}s: {left}")
+        await asyncio.sleep(0.01)
+
+
+async def work_left(db: Database, *, in_flight: bool = False) -> list[str]:
+    """What is due at the clock's instant and not done: notifications to send (or, with
+    ``in_flight``, being sent; else only sends whose deadline passed), escalations and
+    acknowledgement expiries. Empty when the engine has caught up."""
+    async with db.new_session() as session:
+        now = db.clock.now()
+        sending = Notification.status == NotificationStatus.SENDING
+        if not in_flight:
+            sending = sending & (Notification.sending_deadline < now)
+        notifications = (
+            await session.execute(
+                select(Notification.id, Notification.status).where(
+                    (
+                        (Notification.status == NotificationStatus.PENDING)
+                        & (Notification.due_at <= now)
+                    )
+                    | sending
+                )
+            )
+        ).all()
+        incidents = (
+            await session.execute(
+                select(Incident.id, Incident.state).where(
+                    (
+                        (Incident.state == IncidentState.TRIGGERED)
+                        & (Incident.next_escalation_at <= now)
+                        & Incident.held_for_maintenance.is_(False)
+                    )
+                    | (
+                        (Incident.state == IncidentState.ACKNOWLEDGED)
+                        & (Incident.ack_expires_at <= now)
+                    )
+                )
+            )
+        ).all()
+    return [f"notification {n.id} {n.status}" for n in notifications] + [
+        f"incident {i.id} {i.state}: escalation or ack expiry due" for i in incidents
+    ]
 
 
 @dataclass

@@ -8,10 +8,10 @@ all resolved. Repeats change nothing but the "seen again" count.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.grouping import (
@@ -31,6 +31,7 @@ from app.incidents import events, timeline
 from app.incidents import service as incidents
 from app.incidents.lifecycle import IncidentState
 from app.incidents.models import RESOLVED_LITERAL, Incident
+from app.incidents.subscribers import Applied
 from app.people.models import Urgency
 
 # A storm's trigger event keeps the first alerts and the count; the alerts themselves are rows.
@@ -327,3 +328,20 @@ async def alerts_by_incident(session: AsyncSession, incident_id: int) -> Sequenc
             select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)
         )
     ).all()
+
+
+async def close_alerts_of_resolved(session: AsyncSession, applied: Applied) -> events.Event | None:
+    """A resolved incident has no firing alerts: those still firing at the source are closed.
+    A person's resolve says how many it closed; the source resolving them needs no count."""
+    event = applied.event
+    if not isinstance(event, events.Resolved):
+        return None
+    still_firing = await session.execute(
+        update(Alert)
+        .where(Alert.incident_id == applied.incident.id, Alert.status == AlertStatus.FIRING)
+        .values(status=AlertStatus.RESOLVED, resolved_at=applied.at)
+        .execution_options(synchronize_session=False)
+    )
+    if event.automatic:
+        return None
+    return replace(event, closed_alerts=still_firing.rowcount or 0)

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog import history
 from app.catalog.models import Service, SupportModel, UrgencyRule
 from app.catalog.schemas import FallbackChannel, FallbackEmail, Labels, RunbookUrl, ServiceName
 from app.catalog.service import get_service_by_name
-from app.declarative.report import Action, ApplyReport, assign
+from app.core.declarative import Action, ApplyReport, UnknownReference, assign
 from app.escalation.service import get_policy_by_name
-from app.incidents.models import Incident
-from app.people.declarative import UnknownReference
 from app.people.service import get_team_by_name
 
 
@@ -91,9 +90,7 @@ async def apply_catalog(
     for service in await session.scalars(select(Service).where(Service.config_managed.is_(True))):
         if service.name.lower() in seen:
             continue
-        has_history = await session.scalar(
-            select(func.count()).select_from(Incident).where(Incident.service_id == service.id)
-        )
+        has_history = await history.incident_count(session, service.id)
         if prune and not has_history:
             await session.delete(service)
             report.add(Action.DELETE, "service", service.name)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog import schemas
+from app.catalog import history, schemas
 from app.catalog.models import MaintenanceWindow, Service
 from app.core.auth import Principal
 from app.core.db import session_clock
@@ -97,13 +97,9 @@ async def update_service(
 
 
 async def delete_service(session: AsyncSession, principal: Principal, service_id: int) -> None:
-    from app.incidents.models import Incident
-
     service = await get_service(session, service_id)
     principal.require_team_write(service.team_id, "this service")
-    incidents = await session.scalar(
-        select(func.count()).select_from(Incident).where(Incident.service_id == service_id)
-    )
+    incidents = await history.incident_count(session, service_id)
     if incidents:
         raise Conflict(
             f"service {service.name} has {incidents} incidents; their history is kept, so the "

@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core import validation
 from app.core.netguard import NetworkPolicy, parse_networks
+from app.core.ratelimit import RateLimit
 
 DEFAULT_SECRET_KEY = "baton-development-secret-change-me"  # noqa: S105 - a known placeholder
 DEFAULT_CONFIG_FILE = Path("config/baton.env")
@@ -153,16 +155,12 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
-        from app.notify.throttle import RateLimit
-
         RateLimit.parse(value)
         return value
 
     @field_validator("escalation_fallback_email")
     @classmethod
     def _fallback_email(cls, value: str) -> str:
-        from app.core import validation
-
         return validation.email(value) if value.strip() else ""
 
     @field_validator("webhook_allowed_networks")

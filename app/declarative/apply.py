@@ -18,20 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.audit.entities import EntityType
 from app.catalog.declarative import CatalogSection, apply_catalog
-from app.declarative.report import Action, ApplyReport
+from app.core.declarative import Action, ApplyReport, ConfigFileError, UnknownReference
 from app.escalation.declarative import EscalationSection, apply_escalation
-from app.people.declarative import PeopleSection, UnknownReference, apply_people
-from app.schedules.declarative import SchedulesSection, apply_schedules
+from app.integrations.slack.declarative import (
+    SchedulesWithSlackSection,
+    apply_slack_announcements,
+)
+from app.people.declarative import PeopleSection, apply_people
+from app.schedules.declarative import apply_schedules
 
 
-class DeclarativeConfig(PeopleSection, SchedulesSection, EscalationSection, CatalogSection):
+class DeclarativeConfig(
+    PeopleSection, SchedulesWithSlackSection, EscalationSection, CatalogSection
+):
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
-
-
-class ConfigFileError(ValueError):
-    """The file cannot be applied; the message says where and why."""
 
 
 def parse_config(text: str, source: str = "<config>") -> DeclarativeConfig:
@@ -60,7 +62,13 @@ def load_config_file(path: Path) -> DeclarativeConfig:
 
 
 # In dependency order: each section may refer to what the previous ones define.
-APPLIERS = (apply_people, apply_schedules, apply_escalation, apply_catalog)
+APPLIERS = (
+    apply_people,
+    apply_schedules,
+    apply_slack_announcements,
+    apply_escalation,
+    apply_catalog,
+)
 
 
 async def apply_config(

@@ -9,12 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import session_clock
+from app.core.declarative import Action, ApplyReport, UnknownReference, assign
 from app.core.schemas import EmailAddress, Name
-from app.declarative.report import Action, ApplyReport, assign
 from app.escalation import schemas
 from app.escalation.models import EscalationPolicy, TargetKind
 from app.escalation.service import build_steps, get_policy_by_name
-from app.people.declarative import UnknownReference
 from app.people.models import User
 from app.people.service import get_team_by_name
 from app.schedules.service import get_schedule_by_name

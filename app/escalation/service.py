@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -136,17 +137,18 @@ async def update_policy(
 
 
 async def delete_policy(session: AsyncSession, principal: Principal, policy_id: int) -> None:
-    from app.catalog.models import Service
-
     policy = await get_policy(session, policy_id)
     principal.require_team_write(policy.team_id, "this escalation policy")
-    used_by = (
-        await session.scalars(select(Service.name).where(Service.escalation_policy_id == policy_id))
-    ).all()
-    if used_by:
-        raise Conflict(f"services still use this policy: {', '.join(used_by)}")
     await session.delete(policy)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The services' foreign key refuses it: the catalog sits above escalation, which does
+        # not look services up itself.
+        raise Conflict(
+            "services still use this policy; give them another one first (GET /api/v1/services "
+            "shows each service's escalation_policy_id)"
+        ) from None
 
 
 def snapshot(policy: EscalationPolicy) -> PolicySnapshot:

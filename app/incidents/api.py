@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.alerts.service import alerts_by_incident
 from app.catalog import service as catalog
 from app.core.auth import Reader, Writer
+from app.core.hooks import Hook
 from app.core.pagination import PageQuery, paginate
 from app.core.schemas import Id, Page
 from app.core.session import ClockDep, DbSession
@@ -16,11 +18,14 @@ from app.incidents import events, schemas, service, timeline
 from app.incidents.lifecycle import IncidentState
 from app.incidents.models import Incident, IncidentAssignee, IncidentEvent
 from app.incidents.service import Actor
-from app.notify.models import Notification
-from app.people.masking import address_for
 from app.people.models import Urgency
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+# The incident detail lists its alerts; the alerts sit above the incidents (they open them), so
+# the detail asks through this hook and app.wiring installs alerts.service.alerts_by_incident.
+IncidentAlerts = Callable[[AsyncSession, int], Awaitable[Sequence[object]]]
+INCIDENT_ALERTS: Hook[IncidentAlerts] = Hook("the alerts of an incident")
 
 
 def _out(incident: Incident) -> schemas.IncidentOut:
@@ -109,7 +114,7 @@ async def get_incident(session: DbSession, _: Reader, incident_id: Id) -> schema
             **_out(incident).model_dump(),
             "service_name": svc.name,
             "policy_snapshot": incident.policy_snapshot,
-            "alerts": await alerts_by_incident(session, incident_id),
+            "alerts": await INCIDENT_ALERTS.call(session, incident_id),
             "assignees": assignees,
             "timeline": [_event_out(e) for e in await timeline.events_for(session, incident_id)],
         }
@@ -126,25 +131,6 @@ async def get_timeline(
     await service.get_incident(session, incident_id)
     rows = await timeline.events_for(session, incident_id, after_id=after_id)
     return [_event_out(e) for e in rows]
-
-
-@router.get("/{incident_id}/notifications", response_model=list[schemas.NotificationOut])
-async def get_notifications(
-    session: DbSession, principal: Reader, incident_id: Id
-) -> list[schemas.NotificationOut]:
-    """Who was paged how; other people's addresses are masked unless the caller is an admin."""
-    await service.get_incident(session, incident_id)
-    rows = await session.scalars(
-        select(Notification)
-        .where(Notification.incident_id == incident_id)
-        .order_by(Notification.id)
-    )
-    return [
-        schemas.NotificationOut.model_validate(n).model_copy(
-            update={"address": address_for(principal, n.user_id, n.contact_type, n.address)}
-        )
-        for n in rows
-    ]
 
 
 @router.post("/{incident_id}/acknowledge", response_model=schemas.IncidentOut)

@@ -315,17 +315,31 @@ class StepEvent(Event):
     passes: int
 
 
+class EscalationCause(StrEnum):
+    """Why a step was paged (``reason`` says it in words, for the page itself)."""
+
+    OPENED = "opened"
+    TIMED_OUT = "timed_out"  # nobody acknowledged the step before
+    REQUESTED = "requested"  # someone escalated by hand
+    UNACKNOWLEDGED = "unacknowledged"
+    ACK_EXPIRED = "ack_expired"
+    MAINTENANCE_ENDED = "maintenance_ended"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Escalated(StepEvent):
     kind = EventKind.ESCALATED
     reason: str
     responders: tuple[int, ...]
     shadows: tuple[int, ...]
-    paged: tuple[PersonPaged, ...]
+    # Filled in when the pages are written (a decision names people, not their contact plans).
+    paged: tuple[PersonPaged, ...] = ()
     channels: tuple[ChannelPosted, ...] = ()
     low_urgency: bool = False  # low urgency pages once and never escalates
     next_escalation_at: datetime | None = None
     last_step: bool = False
+    cause: EscalationCause | None = None  # None on rows written before causes were recorded
+    waited_minutes: int | None = None  # with TIMED_OUT: the delay of the step before
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,6 +350,7 @@ class StepEmpty(StepEvent):
 class ExhaustedBecause(StrEnum):
     UNACKNOWLEDGED = "unacknowledged"  # the last step ran and its delay passed
     ALL_STEPS_EMPTY = "all_steps_empty"  # no step reached anyone
+    NO_STEPS = "no_steps"  # the timer ran on an incident whose policy has no steps
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -356,7 +371,11 @@ class Paged(Event):
 
     kind = EventKind.PAGED
     user_id: int
-    paged: tuple[PersonPaged, ...]
+    paged: tuple[PersonPaged, ...] = ()  # filled in when the page is written
+    reason: str = ""
+    # Handed the incident mid-escalation: the step it stands at (None: paged by name at opening).
+    step: int | None = None
+    loop: int | None = None
 
 
 # --------------------------------------------------------------------------- notifications

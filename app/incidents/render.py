@@ -226,6 +226,12 @@ def _escalated(event: ev.Escalated) -> str:
     return said + (" — low urgency: no further escalation" if event.low_urgency else "")
 
 
+def timer_escalation(event: ev.Escalated) -> str:
+    """What the channels showing the incident hear when a step timed out and the next was paged."""
+    waited = "" if event.waited_minutes is None else f" after {event.waited_minutes} min"
+    return f"No acknowledgement{waited}: escalated to step {event.step + 1}"
+
+
 @renders(ev.StepEmpty)
 def _step_empty(event: ev.StepEmpty) -> str:
     return f"{step_label(event)} has nobody on call; moving on at once"
@@ -235,6 +241,8 @@ def _step_empty(event: ev.StepEmpty) -> str:
 def _exhausted(event: ev.EscalationExhausted) -> str:
     if event.because is ev.ExhaustedBecause.ALL_STEPS_EMPTY:
         return "Nobody could be paged: every step of the escalation policy is empty"
+    if event.because is ev.ExhaustedBecause.NO_STEPS:
+        return "Nothing to escalate to: the escalation policy has no steps"
     waited = (
         f"within {plural(event.waited_minutes, 'minute')} "
         if event.waited_minutes is not None

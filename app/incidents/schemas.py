@@ -103,24 +103,6 @@ class EventOut(OutputModel):
     )
 
 
-class NotificationOut(OutputModel):
-    id: int
-    page_id: int | None
-    user_id: int | None
-    kind: str
-    contact_type: str
-    address: str
-    status: str
-    due_at: datetime
-    attempts: int
-    provider: str | None
-    provider_message_id: str | None
-    last_error: str | None
-    sent_at: datetime | None
-    delivered_at: datetime | None
-    bundle_id: int | None
-
-
 class IncidentDetail(IncidentOut):
     service_name: str
     escalation_policy: dict[str, Any] | None = Field(validation_alias="policy_snapshot")

@@ -17,6 +17,7 @@ from app.core.schemas import Id, InputModel, OutputModel
 from app.core.session import DbSession
 from app.escalation import service as escalation
 from app.escalation.models import TargetKind
+from app.incidents import service as incidents
 from app.notify.base import MessageKind
 from app.notify.channel_models import StatusUpdateSubscription
 from app.notify.models import Notification, NotificationStatus
@@ -296,3 +297,46 @@ async def set_status_updates(
         await session.delete(current)
     await session.flush()
     return StatusUpdates(contact_method_id=method.id, enabled=body.enabled)
+
+
+class IncidentNotificationOut(OutputModel):
+    """A notification of an incident, as its timeline's readers may see it."""
+
+    id: int
+    page_id: int | None
+    user_id: int | None
+    kind: str
+    contact_type: str
+    address: str
+    status: str
+    due_at: datetime
+    attempts: int
+    provider: str | None
+    provider_message_id: str | None
+    last_error: str | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    bundle_id: int | None
+
+
+@router.get(
+    "/incidents/{incident_id}/notifications",
+    tags=["incidents"],
+    response_model=list[IncidentNotificationOut],
+)
+async def get_notifications(
+    session: DbSession, principal: Reader, incident_id: Id
+) -> list[IncidentNotificationOut]:
+    """Who was paged how; other people's addresses are masked unless the caller is an admin."""
+    await incidents.get_incident(session, incident_id)
+    rows = await session.scalars(
+        select(Notification)
+        .where(Notification.incident_id == incident_id)
+        .order_by(Notification.id)
+    )
+    return [
+        IncidentNotificationOut.model_validate(n).model_copy(
+            update={"address": address_for(principal, n.user_id, n.contact_type, n.address)}
+        )
+        for n in rows
+    ]

@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
 from app.core.metrics import NOTIFICATION_LAG_SECONDS, NOTIFICATIONS
+from app.core.ratelimit import RateLimit
 from app.incidents import events, timeline
 from app.incidents.lifecycle import IncidentState
 from app.incidents.models import Incident
-from app.incidents.service import bring_escalation_forward
+from app.incidents.service import bring_escalation_forward, escalation_can_come_forward
 from app.notify import messages
 from app.notify.base import (
     DeliveryResult,
@@ -39,7 +40,7 @@ from app.notify.base import (
 )
 from app.notify.models import Notification, NotificationStatus
 from app.notify.outbox import wake_dispatcher_after_commit
-from app.notify.throttle import RateLimit, plan_delivery
+from app.notify.throttle import plan_delivery
 from app.notify.webhook_keys import WebhookSigning, signing_keys_for_notifications
 from app.people.masking import mask_address
 from app.people.models import ContactMethod, ContactType
@@ -371,12 +372,10 @@ class Dispatcher:
         if await _has_later_rule(session, row):
             await mark_failed(session, row, f"{unknown}; not repeated, the next rule covers", now)
             return "failed"
-        if incident is not None and bring_escalation_forward(incident, now):
+        ref = await notification_ref(session, row)
+        if incident is not None and escalation_can_come_forward(incident, ref):
             await mark_failed(session, row, f"{unknown}; not repeated, the next step covers", now)
-            forward = events.EscalationBroughtForward(
-                notification=await notification_ref(session, row)
-            )
-            timeline.append(session, incident.id, forward, at=now)
+            await bring_escalation_forward(session, incident, ref, now)
             wake_dispatcher_after_commit(session)
             return "failed"
         if not row.context.get("possible_duplicate"):

@@ -1,15 +1,15 @@
-"""Telling the channels that already carry an incident that it changed.
+"""Telling the channels that already show an incident that it changed.
 
-Called in the same transaction as every incident state change (acknowledged, resolved,
-reassigned, escalated, ...). Channel providers that keep a live view of an incident (a Slack
-message to update and thread under, an outgoing webhook subscriber) queue their updates here
-as outbox rows, so they leave after commit like every other message.
+Subscribers of the incident events (``app/wiring.py``) in the same transaction as the change:
+channels that keep a live view of an incident queue their updates as outbox rows, so they leave
+after commit like every other message.
 
-* Slack: every page Baton posted for the incident (DMs and channels) is edited to show the new
-  state and buttons (``chat.update``), and a thread reply says who did what.
-* Webhooks: escalation-target webhooks, and personal webhook contact methods that subscribed to
-  status updates, get one signed ``incident.<change>`` event per change.
+* Webhooks (here): escalation-target webhooks, and personal webhook contact methods that
+  subscribed to status updates, get one signed ``incident.<change>`` event per change.
+* Slack (``app/integrations/slack/incident_updates.py``): every page Baton posted for the
+  incident is edited to show the new state and buttons, and a thread reply says who did what.
 
+Which events are news to those channels, and in which words, is :func:`status_change`.
 SMS, voice and e-mail get nothing: each would be a new notification at 3 a.m. for news the
 person does not need. The updates are outbox rows of kind ``status_update`` without an
 incident id (the incident id is in their context), so they do not crowd the timeline and a
@@ -18,53 +18,89 @@ failed one never pulls a person's next rule forward.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import session_clock
+from app.incidents import events as ev
+from app.incidents import render
 from app.incidents.models import Incident
+from app.incidents.subscribers import Applied
 from app.notify.base import MessageKind
 from app.notify.channel_models import StatusUpdateSubscription
 from app.notify.models import Notification, NotificationStatus
 from app.notify.outbox import wake_dispatcher_after_commit
-from app.notify.slack import OP_REPLY, OP_UPDATE, parse_message_ref
 from app.people.models import ContactType
 
-# Changes that leave the message's state and buttons as they were: a thread reply is enough.
-_REPLY_ONLY = frozenset({"note"})
-_SHOWN = (NotificationStatus.SENDING, NotificationStatus.SENT, NotificationStatus.DELIVERED)
+SHOWN = (NotificationStatus.SENDING, NotificationStatus.SENT, NotificationStatus.DELIVERED)
+
+# The change names outgoing webhooks carry as ``incident.<change>``: a published contract.
+_CHANGES: dict[ev.EventKind, str] = {
+    ev.EventKind.ACKNOWLEDGED: "acknowledged",
+    ev.EventKind.UNACKNOWLEDGED: "unacknowledged",
+    ev.EventKind.RESOLVED: "resolved",
+    ev.EventKind.ESCALATE_REQUESTED: "escalated",
+    ev.EventKind.REASSIGNED: "reassigned",
+    ev.EventKind.NOTE: "note",
+    ev.EventKind.URGENCY_CHANGED: "urgency_changed",
+    ev.EventKind.ACK_TIMEOUT: "retriggered",
+}
 
 
-async def announce(
-    session: AsyncSession, incident: Incident, kind: str, text: str, actor_id: int | None
-) -> None:
-    """Queue updates for every channel that shows ``incident``."""
-    pages = (
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    change: str  # "acknowledged", "escalated", ...
+    text: str
+    actor_id: int | None
+
+
+def status_change(event: ev.Event) -> StatusChange | None:
+    """What the channels showing an incident hear of ``event``; None: it is not news to them."""
+    if isinstance(event, ev.Escalated):
+        if event.cause is not ev.EscalationCause.TIMED_OUT:
+            return None  # a person's escalation was announced by its own event
+        return StatusChange("escalated", render.timer_escalation(event), None)
+    change = _CHANGES.get(event.kind)
+    if change is None:
+        return None
+    # The channels showing the page need not hear about notifications they never saw.
+    shown = replace(event, cancelled=0) if isinstance(event, ev.Acknowledged) else event
+    actor = event.by_user_id if isinstance(event, ev.ActedEvent) else None
+    return StatusChange(change, render.text(shown), actor)
+
+
+async def shown_pages(
+    session: AsyncSession, incident_id: int, contact_type: ContactType
+) -> Sequence[Notification]:
+    """The pages of ``incident_id`` on ``contact_type`` that reached (or are reaching) it."""
+    return (
         await session.scalars(
             select(Notification)
             .where(
-                Notification.incident_id == incident.id,
+                Notification.incident_id == incident_id,
                 Notification.kind == MessageKind.PAGE,
-                Notification.contact_type.in_([ContactType.SLACK, ContactType.WEBHOOK]),
-                Notification.status.in_(list(_SHOWN)),
+                Notification.contact_type == contact_type,
+                Notification.status.in_(list(SHOWN)),
             )
             .order_by(Notification.id)
         )
     ).all()
-    if not pages:
+
+
+async def tell_webhooks(session: AsyncSession, applied: Applied) -> None:
+    said = status_change(applied.event)
+    if said is None:
         return
-    now = session_clock(session).now()
-    queued = await _slack_updates(session, incident, pages, kind, text, now)
-    queued += await _webhook_events(session, incident, pages, kind, text, actor_id, now)
-    if queued:
+    hooks = await shown_pages(session, applied.incident.id, ContactType.WEBHOOK)
+    if hooks and await _webhook_events(session, applied.incident, hooks, said, applied.at):
         wake_dispatcher_after_commit(session)
 
 
-def _facts(incident: Incident, base: Mapping[str, Any]) -> dict[str, Any]:
+def current_facts(incident: Incident, base: Mapping[str, Any]) -> dict[str, Any]:
     """The page's context brought up to date with the incident as it is now."""
     context = {k: v for k, v in base.items() if k != "reply_code"}
     context.update(
@@ -77,7 +113,7 @@ def _facts(incident: Incident, base: Mapping[str, Any]) -> dict[str, Any]:
     return context
 
 
-def _row(
+def status_update_row(
     *,
     base: Notification,
     contact_type: ContactType,
@@ -102,92 +138,13 @@ def _row(
     )
 
 
-async def _slack_updates(
-    session: AsyncSession,
-    incident: Incident,
-    pages: list[Notification],
-    kind: str,
-    text: str,
-    now: datetime,
-) -> int:
-    posted: dict[tuple[str, str], Notification] = {}
-    for page in pages:
-        ref = parse_message_ref(page.provider_message_id)
-        if page.contact_type is ContactType.SLACK and ref is not None:
-            posted.setdefault(ref, page)
-    queued = 0
-    for (channel, ts), page in posted.items():
-        context = _facts(incident, page.context) | {"slack_ts": ts, "status_text": text}
-        subject = f"#{incident.id} {kind}"
-        if kind not in _REPLY_ONLY:
-            await _supersede(session, channel, ts, now)
-            session.add(
-                _row(
-                    base=page,
-                    contact_type=ContactType.SLACK,
-                    address=channel,
-                    subject=subject,
-                    body=text,
-                    context=context | {"slack_op": OP_UPDATE},
-                    now=now,
-                )
-            )
-            queued += 1
-        session.add(
-            _row(
-                base=page,
-                contact_type=ContactType.SLACK,
-                address=channel,
-                subject=subject,
-                body=text,
-                context=context | {"slack_op": OP_REPLY},
-                now=now,
-            )
-        )
-        queued += 1
-    return queued
-
-
-async def _supersede(session: AsyncSession, channel: str, ts: str, now: datetime) -> None:
-    """An edit not yet sent is replaced by this newer one, so the message never goes back."""
-    waiting = await session.scalars(
-        select(Notification).where(
-            Notification.kind == MessageKind.STATUS_UPDATE,
-            Notification.contact_type == ContactType.SLACK,
-            Notification.address == channel,
-            Notification.status == NotificationStatus.PENDING,
-        )
-    )
-    stale = [
-        n.id
-        for n in waiting
-        if n.context.get("slack_ts") == ts and n.context.get("slack_op") == OP_UPDATE
-    ]
-    if stale:
-        await session.execute(
-            update(Notification)
-            .where(Notification.id.in_(stale))
-            .values(
-                status=NotificationStatus.CANCELLED,
-                finished_at=now,
-                last_error="superseded by a newer update",
-            )
-            .execution_options(synchronize_session=False)
-        )
-
-
 async def _webhook_events(
     session: AsyncSession,
     incident: Incident,
-    pages: list[Notification],
-    kind: str,
-    text: str,
-    actor_id: int | None,
+    hooks: Sequence[Notification],
+    said: StatusChange,
     now: datetime,
 ) -> int:
-    hooks = [p for p in pages if p.contact_type is ContactType.WEBHOOK]
-    if not hooks:
-        return 0
     method_ids = [p.contact_method_id for p in hooks if p.contact_method_id is not None]
     subscribed = set(
         await session.scalars(
@@ -202,20 +159,20 @@ async def _webhook_events(
         if page.contact_method_id is None or page.contact_method_id in subscribed:
             targets.setdefault(page.address, page)
     for address, page in targets.items():
-        context = _facts(incident, page.context) | {
-            "event": f"incident.{kind}",
-            "change": kind,
-            "change_text": text,
-            "actor_user_id": actor_id,
+        context = current_facts(incident, page.context) | {
+            "event": f"incident.{said.change}",
+            "change": said.change,
+            "change_text": said.text,
+            "actor_user_id": said.actor_id,
             "changed_at": now.isoformat(),
         }
         session.add(
-            _row(
+            status_update_row(
                 base=page,
                 contact_type=ContactType.WEBHOOK,
                 address=address,
-                subject=f"#{incident.id} {kind}: {incident.title}",
-                body=text,
+                subject=f"#{incident.id} {said.change}: {incident.title}",
+                body=said.text,
                 context=context,
                 now=now,
             )

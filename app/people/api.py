@@ -10,7 +10,6 @@ from app.core.pagination import PageQuery
 from app.core.schemas import Id, Page
 from app.core.session import DbSession, SettingsDep
 from app.core.settings import Settings
-from app.notify.base import Notifier
 from app.people import schemas, service
 from app.people.masking import address_for
 from app.people.models import TeamKind
@@ -26,8 +25,8 @@ def _verification_policy(settings: Settings) -> service.VerificationPolicy:
     )
 
 
-def _notifier(request: Request) -> Notifier:
-    return request.app.state.notifier
+def _send_verification(request: Request) -> service.SendVerification:
+    return request.app.state.send_verification
 
 
 # --------------------------------------------------------------------------------------- users
@@ -163,7 +162,7 @@ async def send_verification(
         principal,
         user_id,
         method_id,
-        notifier=_notifier(request),
+        send=_send_verification(request),
         policy=_verification_policy(settings),
     )
     assert method.verification_expires_at is not None

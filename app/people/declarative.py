@@ -12,8 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from app.core.auth import Role, TeamRole
 from app.core.db import session_clock
+from app.core.declarative import Action, ApplyReport, UnknownReference, assign
 from app.core.schemas import EmailAddress, Name, TimeZoneName
-from app.declarative.report import Action, ApplyReport, assign
 from app.people.models import (
     ContactMethod,
     ContactType,
@@ -25,6 +25,7 @@ from app.people.models import (
     User,
 )
 from app.people.schemas import TeamName, normalize_address
+from app.people.service import get_team_by_name
 
 
 class _Strict(BaseModel):
@@ -269,8 +270,6 @@ async def _apply_team(
     *,
     prune: bool,
 ) -> None:
-    from app.people.service import get_team_by_name
-
     team = await get_team_by_name(session, spec.name)
     values = {
         "name": spec.name,
@@ -357,7 +356,3 @@ async def _stale(
             "refers to it); remove that first"
         ) from None
     report.add(Action.DELETE, kind, key)
-
-
-class UnknownReference(ValueError):
-    """The file refers to something that neither it nor the database defines."""

@@ -6,7 +6,7 @@ Every operation runs inside the caller's transaction and never commits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +22,6 @@ from app.core.outbound import ensure_url_allowed
 from app.core.pagination import PageParams, paginate
 from app.core.security import display_prefix, hash_secret, new_secret, numeric_code
 from app.core.textsearch import contains_text
-from app.notify.base import MessageKind, Notifier, OutboundMessage
 from app.people import schemas
 from app.people.models import (
     ApiToken,
@@ -529,13 +528,30 @@ class VerificationPolicy:
     resend_interval: timedelta
 
 
+@dataclass(frozen=True)
+class VerificationMessage:
+    """A code on its way to the contact method it verifies."""
+
+    contact_method_id: int
+    user_id: int
+    contact_type: ContactType
+    address: str
+    subject: str
+    text: str
+
+
+# Sends a code straight to its contact method. The providers belong to notify, which sits above
+# people, so the app factory hands one in (``app.state.send_verification``).
+SendVerification = Callable[[VerificationMessage], Awaitable[object]]
+
+
 async def send_verification(
     session: AsyncSession,
     principal: Principal,
     user_id: int,
     method_id: int,
     *,
-    notifier: Notifier,
+    send: SendVerification,
     policy: VerificationPolicy,
 ) -> ContactMethod:
     method = await get_contact_method(session, user_id, method_id)
@@ -558,19 +574,18 @@ async def send_verification(
     method.verification_expires_at = now + policy.code_ttl
     method.verification_attempts = 0
     await session.flush()
-    message = OutboundMessage(
+    message = VerificationMessage(
+        contact_method_id=method.id,
+        user_id=user_id,
         contact_type=method.type,
         address=method.address,
-        kind=MessageKind.VERIFICATION,
         subject="Baton verification code",
         text=f"Your Baton verification code is {code}. It expires in "
         f"{int(policy.code_ttl.total_seconds() // 60)} minutes.",
-        user_id=user_id,
-        context={"contact_method_id": method.id},
     )
 
     async def deliver() -> None:
-        await notifier.send(message)
+        await send(message)
 
     on_commit(session, deliver)
     return method

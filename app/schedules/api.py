@@ -19,7 +19,7 @@ from app.core.errors import NotFound
 from app.core.pagination import PageQuery
 from app.core.schemas import Id, Instant, Page
 from app.core.session import ClockDep, DbSession, SettingsDep
-from app.schedules import answers, cover, feeds, overrides, preferences, schemas, service
+from app.schedules import cover, feeds, oncall_queries, overrides, preferences, schemas, service
 from app.schedules.models import CoverRequestState, LayerVersion
 from app.schedules.rotation import handoff_time_of
 from app.schedules.service import LayerView
@@ -418,7 +418,7 @@ async def who_is_on_call(
     team_id: Id | None = None,
 ) -> list[schemas.OnCallOut]:
     """Every schedule (or a team's): responders, shadows, until when, and who is next."""
-    found = await answers.who_is_on_call(session, None, at or clock.now())
+    found = await oncall_queries.who_is_on_call(session, None, at or clock.now())
     return [a for a in found if team_id is None or a.team_id == team_id]
 
 
@@ -434,14 +434,14 @@ async def pager_load_all(
     """Pager load over every schedule (or a team's); default: the past four weeks."""
     now = clock.now()
     window_start, window_end = start or (end or now) - LOAD_WINDOW, end or now
-    return await answers.pager_load(session, None, window_start, window_end, team_id=team_id)
+    return await oncall_queries.pager_load(session, None, window_start, window_end, team_id=team_id)
 
 
 @router.get("/schedules/{schedule_id}/oncall", response_model=schemas.OnCallOut)
 async def schedule_on_call(
     session: DbSession, clock: ClockDep, _: Reader, schedule_id: Id, at: When = None
 ) -> schemas.OnCallOut:
-    return await answers.schedule_on_call(session, schedule_id, at or clock.now())
+    return await oncall_queries.schedule_on_call(session, schedule_id, at or clock.now())
 
 
 @router.get("/schedules/{schedule_id}/final-schedule", response_model=schemas.FinalScheduleOut)
@@ -454,8 +454,8 @@ async def final_schedule(
     end: When = None,
 ) -> schemas.FinalScheduleOut:
     """Every responder and shadow shift in the window (default: two weeks from now)."""
-    window = _window(clock.now(), start, end, answers.DEFAULT_WINDOW)
-    return await answers.final_shifts(session, schedule_id, *window)
+    window = _window(clock.now(), start, end, oncall_queries.DEFAULT_WINDOW)
+    return await oncall_queries.final_shifts(session, schedule_id, *window)
 
 
 @router.get("/schedules/{schedule_id}/gaps", response_model=schemas.GapsOut)
@@ -468,8 +468,8 @@ async def coverage_gaps(
     end: When = None,
 ) -> schemas.GapsOut:
     """Where nobody is on call in the window (default: two weeks from now)."""
-    window = _window(clock.now(), start, end, answers.DEFAULT_WINDOW)
-    return await answers.coverage_gaps(session, schedule_id, *window)
+    window = _window(clock.now(), start, end, oncall_queries.DEFAULT_WINDOW)
+    return await oncall_queries.coverage_gaps(session, schedule_id, *window)
 
 
 @router.get("/schedules/{schedule_id}/load", response_model=schemas.LoadOut)
@@ -484,7 +484,7 @@ async def pager_load(
     """Hours per person by business/evening/night/weekend in their own zone; dev/ops share."""
     now = clock.now()
     window_start, window_end = start or (end or now) - LOAD_WINDOW, end or now
-    return await answers.pager_load(session, [schedule_id], window_start, window_end)
+    return await oncall_queries.pager_load(session, [schedule_id], window_start, window_end)
 
 
 @router.get("/users/{user_id}/next-shift", response_model=schemas.NextShiftOut)
@@ -498,7 +498,7 @@ async def next_shift(
     within_days: Annotated[int, Query(ge=1, le=366)] = 90,
 ) -> schemas.NextShiftOut:
     """The user's current or next responder shift, on one schedule or on any."""
-    return await answers.next_shift(
+    return await oncall_queries.next_shift(
         session,
         user_id,
         after or clock.now(),

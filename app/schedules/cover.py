@@ -3,7 +3,7 @@
 The accepted range becomes an override in which the acceptor replaces only the requester (a
 co-responder on another layer keeps their shift). The people who could cover are told when the
 request is made; the requester and the acceptor are told when it is accepted. Messages leave
-after the transaction commits, through ``inform_user``.
+after the transaction commits (``messaging.tell``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from app.core.auth import Principal
 from app.core.db import session_clock
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.pagination import PageParams, paginate
-from app.notify.inform import inform_user
 from app.people.models import User
-from app.schedules import repository, schemas
+from app.schedules import messaging, repository, schemas
 from app.schedules.models import CoverRequest, CoverRequestState, Schedule
 from app.schedules.oncall import MAX_WINDOW, final_schedule
 from app.schedules.overrides import add_override
@@ -126,7 +125,7 @@ async def _ask_colleagues(session: AsyncSession, schedule: Schedule, request: Co
     requester = users[request.requester_id]
     note = f' "{request.message}"' if request.message else ""
     for user_id in sorted(candidates):
-        await inform_user(
+        await messaging.tell(
             session,
             user_id,
             subject=f"Cover request: {schedule.name}",
@@ -241,7 +240,7 @@ async def _tell_both(session: AsyncSession, schedule: Schedule, request: CoverRe
         ),
     )
     for user, text in messages:
-        await inform_user(
+        await messaging.tell(
             session,
             user.id,
             subject=f"Cover accepted: {schedule.name}",

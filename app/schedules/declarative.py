@@ -22,13 +22,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import session_clock
+from app.core.declarative import (
+    Action,
+    ApplyReport,
+    ConfigFileError,
+    UnknownReference,
+    assign,
+)
 from app.core.errors import BatonError
 from app.core.schemas import EmailAddress, Name, TimeZoneName
-from app.declarative.report import Action, ApplyReport, assign
-from app.integrations.slack.schemas import AnnouncementIn
-from app.people.declarative import UnknownReference
 from app.people.models import User
 from app.people.schemas import TeamName
+from app.people.service import get_team_by_name
 from app.schedules import overrides, schemas, service
 from app.schedules.models import Schedule, ScheduleOverride
 from app.schedules.oncall import HandoffRule, default_handoff_rule
@@ -85,8 +90,6 @@ class ScheduleSpec(_Strict):
     description: str = Field(default="", max_length=2000)
     layers: list[LayerSpec] = Field(default_factory=list, max_length=schemas.MAX_LAYERS)
     overrides: list[OverrideSpec] = Field(default_factory=list)
-    # Slack announcements (channel posts, user group, topic); absent: left as the API set them.
-    slack: AnnouncementIn | None = None
 
     @model_validator(mode="after")
     def _unique_layers(self) -> Self:
@@ -107,13 +110,6 @@ class SchedulesSection(_Strict):
         return self
 
 
-def _config_error(message: str) -> Exception:
-    # Imported here: app.declarative.apply imports this module.
-    from app.declarative.apply import ConfigFileError
-
-    return ConfigFileError(message)
-
-
 # ---------------------------------------------------------------------------------- apply
 
 
@@ -125,7 +121,7 @@ async def apply_schedules(
         try:
             await _apply_schedule(session, spec, emails, report, prune=prune)
         except BatonError as exc:
-            raise _config_error(f"schedule {spec.name}: {exc.detail}") from None
+            raise ConfigFileError(f"schedule {spec.name}: {exc.detail}") from None
     await _stale_schedules(session, {s.name.lower() for s in section.schedules}, report, prune)
 
 
@@ -158,8 +154,6 @@ async def _apply_schedule(
     *,
     prune: bool,
 ) -> None:
-    from app.people.service import get_team_by_name
-
     team = await get_team_by_name(session, spec.team)
     if team is None:
         raise UnknownReference(f"schedule {spec.name}: team {spec.team} does not exist")
@@ -186,10 +180,6 @@ async def _apply_schedule(
         report.add(Action.UPDATE if changed else Action.UNCHANGED, "schedule", spec.name, changed)
     await _apply_layers(session, schedule, spec, emails, report, prune=prune)
     await _apply_overrides(session, schedule, spec, emails, report, prune=prune)
-    if spec.slack is not None:
-        from app.integrations.slack.announce import apply_declared
-
-        await apply_declared(session, schedule, spec.slack, report)
 
 
 def _instant(value: Moment, zone_name: str, wall: time = time(0)) -> datetime:
@@ -385,7 +375,7 @@ async def _stale_schedules(
             async with session.begin_nested():
                 await session.delete(schedule)
         except IntegrityError:
-            raise _config_error(
+            raise ConfigFileError(
                 f"schedule {schedule.name}: still used (an escalation policy targets it); "
                 "remove it there first"
             ) from None

@@ -22,10 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
-from app.notify.base import MessageKind
-from app.notify.inform import inform_user
 from app.people.models import User
-from app.schedules import repository
+from app.schedules import messaging, repository
 from app.schedules.models import ReminderKind, ShiftReminder
 from app.schedules.oncall import Shift, final_schedule, on_call_at
 from app.schedules.preferences import Preferences, preferences_for
@@ -178,12 +176,12 @@ async def _tell(session: AsyncSession, reminder: DueReminder, users: dict[int, U
         handed = f" {', '.join(following)} took over." if following else ""
         when = _local(reminder.stretch.end, user)
         text = f"Your {role} for {name} ended {when} ({user.time_zone}).{handed}"
-    await inform_user(
+    await messaging.tell(
         session,
         user.id,
         subject=subject,
         text=text,
-        kind=MessageKind.REMINDER,
+        kind="reminder",
         context={
             "schedule_id": reminder.schedule.schedule_id,
             "reminder": reminder.kind.value,

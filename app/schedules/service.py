@@ -7,7 +7,7 @@ then bump ``Schedule.revision`` so every replica's compiled-schedule cache notic
 
 Other domains call: ``oncall_at``, ``oncall_for_schedules``, ``get_schedule``,
 ``get_schedule_by_name``. Overrides are in ``overrides.py``, the answers people ask for (with
-names) in ``answers.py``, cover requests in ``cover.py``, feeds in ``feeds.py``.
+names) in ``oncall_queries.py``, cover requests in ``cover.py``, feeds in ``feeds.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.pagination import PageParams, paginate
 from app.core.textsearch import contains_text
 from app.people.models import User
+from app.people.service import get_team
 from app.schedules import repository, schemas
 from app.schedules.models import (
     LayerMember,
@@ -243,8 +244,6 @@ async def _ensure_name_free(session: AsyncSession, name: str, except_id: int | N
 
 
 async def _require_team(session: AsyncSession, team_id: int) -> None:
-    from app.people.service import get_team
-
     try:
         await get_team(session, team_id)
     except NotFound:

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.db import Database
+from app.core.declarative import Action
 from app.declarative.apply import ConfigFileError, apply_config, load_config_file, parse_config
-from app.declarative.report import Action
 from app.people.models import ContactMethod, NotificationRule, Team, TeamMembership, User
 
 CONFIG = """

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from app.catalog.models import Service
 from app.core.db import Database
+from app.core.declarative import Action
 from app.declarative.apply import ConfigFileError, apply_config, parse_config
-from app.declarative.report import Action
 from app.escalation.models import EscalationPolicy
 from app.escalation.service import load_snapshot
 from app.people.models import User

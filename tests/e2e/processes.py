@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,36 @@ class BatonProcess:
             f"{method} {path}: {response.status_code} {response.text}"
         )
         return response.json() if response.content else None
+
+
+def caught_up(baton: BatonProcess, incident_id: int) -> list[str]:
+    """What the process still has to do for an incident at this moment: notifications due or
+    being sent, an escalation or acknowledgement expiry past its time. Empty: anything it was
+    going to send by now has been sent (the next thing is due later, if at all)."""
+    now = datetime.now(UTC)
+    incident = baton.api("GET", f"/api/v1/incidents/{incident_id}")
+    notifications = baton.api("GET", f"/api/v1/incidents/{incident_id}/notifications")
+    left = [
+        f"notification {n['id']} {n['status']}"
+        for n in notifications
+        if n["status"] == "sending"
+        or (n["status"] == "pending" and datetime.fromisoformat(n["due_at"]) <= now)
+    ]
+    due = {"triggered": incident["next_escalation_at"], "acknowledged": incident["ack_expires_at"]}
+    when = due.get(incident["state"])
+    if when is not None and datetime.fromisoformat(when) <= now:
+        left.append(f"incident {incident_id} {incident['state']}: due at {when}")
+    return left
+
+
+def wait_until_caught_up(baton: BatonProcess, incident_id: int, *, timeout: float) -> None:
+    """Wait for ``caught_up`` to come back empty: the signal that a check that nothing more
+    was sent can be made at once."""
+    wait_until(
+        lambda: not caught_up(baton, incident_id),
+        timeout=timeout,
+        what=f"baton to finish what is due for incident {incident_id}",
+    )
 
 
 def migrate(database_url: str) -> None:

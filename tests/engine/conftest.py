@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 
-from app.core.auth import Role
-from tests.factories import Actor, Factory
+from tests.factories import Factory
 from tests.fakes.webhook import WebhookReceiver
-from tests.paging import Engine, GenericSender, add_contact, api, integration
+from tests.paging import Engine, GenericSender, add_contact, api
+from tests.worlds import PaymentsWorld, build_payments_world
 
 Fire = Callable[..., Awaitable[int]]
 
@@ -26,15 +24,9 @@ def engine(app, db, clock) -> Engine:
     return Engine(app, db, clock)
 
 
-@dataclass
-class Setup:
-    admin: Actor
-    alice: Actor
-    bob: Actor
-    team: dict[str, Any]
-    policy: dict[str, Any]
-    service: dict[str, Any]
-    key: str
+class Setup(PaymentsWorld):
+    """The payments-api world: Alice then Bob (after 5 minutes), both with a webhook pager;
+    alerts come in through Alertmanager (``key``) or the ``fire`` fixture."""
 
     async def only_alice(self, client: httpx.AsyncClient, *, delay_minutes: int = 5) -> None:
         """The policy becomes one step, Alice alone: after her, nobody."""
@@ -58,42 +50,10 @@ class Setup:
 async def setup(
     client: httpx.AsyncClient, factory: Factory, webhook_receiver: WebhookReceiver
 ) -> Setup:
-    """Alice then Bob (after 5 minutes) for payments-api; both carry a webhook pager."""
-    admin = await factory.actor(Role.ADMIN, email="admin@example.com")
-    alice = await factory.actor(Role.MEMBER, name="Alice", email="alice@example.com")
-    bob = await factory.actor(Role.MEMBER, name="Bob", email="bob@example.com")
-    team = await api(client, admin, "POST", "/api/v1/teams", json={"name": "sre", "kind": "ops"})
-    for user in (alice, bob):
-        await api(
-            client, admin, "POST", f"/api/v1/teams/{team['id']}/members", json={"user_id": user.id}
-        )
-    await add_contact(client, admin, alice.id, "webhook", webhook_receiver.url_for("/alice"))
-    await add_contact(client, admin, bob.id, "webhook", webhook_receiver.url_for("/bob"))
-    policy = await api(
-        client,
-        admin,
-        "POST",
-        "/api/v1/escalation-policies",
-        json={
-            "name": "payments",
-            "team_id": team["id"],
-            "steps": [
-                {"delay_minutes": 5, "targets": [{"kind": "user", "user_id": alice.id}]},
-                {"delay_minutes": 10, "targets": [{"kind": "user", "user_id": bob.id}]},
-            ],
-        },
+    world = await build_payments_world(
+        client, factory, integration_kind="alertmanager", integration_name="alertmanager test"
     )
-    service = await api(
-        client,
-        admin,
-        "POST",
-        "/api/v1/services",
-        json={
-            "name": "payments-api",
-            "team_id": team["id"],
-            "escalation_policy_id": policy["id"],
-            "runbook_url": "https://runbooks.example.internal/payments-api",
-        },
-    )
-    created = await integration(client, admin, service["id"])
-    return Setup(admin, alice, bob, team, policy, service, created["key"])
+    for name, user in world.members.items():
+        pager = webhook_receiver.url_for(f"/{name.lower()}")
+        await add_contact(client, world.admin, user.id, "webhook", pager)
+    return Setup(**world.parts())

@@ -33,7 +33,8 @@ async def test_temporary_failures_retry_with_backoff_then_deliver_once(
     await engine.advance(seconds=5)
     await engine.advance(seconds=10)
     await webhook_receiver.expect_event(path="/alice")
-    await webhook_receiver.assert_nothing_sent_within(0.2)
+    await engine.drain()
+    webhook_receiver.assert_nothing_sent()
     [sent] = [
         n for n in await notifications(client, setup, incident) if n["user_id"] == setup.alice.id
     ]
@@ -87,7 +88,8 @@ async def test_ack_cancels_rules_that_have_not_fired(
     await webhook_receiver.expect_event(path="/alice")
     await api(client, setup.alice, "POST", f"/api/v1/incidents/{incident}/acknowledge")
     await engine.advance(minutes=10)
-    await webhook_receiver.assert_nothing_sent_within(0.2)
+    await engine.drain()
+    webhook_receiver.assert_nothing_sent()
     statuses = sorted(n["status"] for n in await notifications(client, setup, incident))
     assert statuses == ["cancelled", "sent"]
 
@@ -114,7 +116,8 @@ async def test_each_rule_fires_once_per_page_even_after_downtime(
     await webhook_receiver.expect_event(path="/alice")
     await webhook_receiver.expect_event(path="/alice-phone")
     await engine.tick()
-    await webhook_receiver.assert_nothing_sent_within(0.2)
+    await engine.drain()
+    webhook_receiver.assert_nothing_sent()
 
 
 async def test_an_alert_storm_becomes_a_summary_not_a_flood(

@@ -2,8 +2,9 @@
 
 * ``FakeHttpServer``: a stdlib ``ThreadingHTTPServer`` on 127.0.0.1 with an ephemeral port,
   served from a daemon thread, so sync SDK clients (in any thread) and async code reach it.
-* ``Inbox``: what a fake received, with "consumed" flags; async expectation polling, the
-  "nothing unexpected" check and the "nothing sent within N seconds" check.
+* ``Inbox``: what a fake received, with "consumed" flags; async expectation polling and the
+  "nothing unexpected" check (an immediate one: tests bring the sender to rest first, they
+  never wait to see that nothing arrives).
 * ``BatonLink``: how a fake reaches Baton (an injected ``httpx.AsyncClient`` plus Baton's
   public URL, over which signatures are computed).
 """
@@ -447,34 +448,6 @@ class Inbox(Generic[R]):
             lines = [f"{label}: {len(left)} unexpected item(s) no expectation consumed:"]
             lines += [f"  {i.describe()}" for i in left]
             raise AssertionError("\n".join(lines))
-
-    async def check_quiet(
-        self, seconds: float, label: str, where: Callable[[R], bool] | None = None
-    ) -> None:
-        """Fail as soon as an unconsumed item (matching ``where``) exists during ``seconds``."""
-        deadline = time.monotonic() + seconds
-        while True:
-            left = self.unconsumed(where)
-            if left:
-                lines = [f"{label}: expected nothing within {seconds:g}s, got:"]
-                lines += [f"  {i.describe()}" for i in left]
-                raise AssertionError("\n".join(lines))
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            await asyncio.sleep(min(POLL_INTERVAL, remaining))
-
-
-async def check_quiet_all(seconds: float, checks: list[Callable[[], None]]) -> None:
-    """Run every check (each raises AssertionError on unexpected items) until ``seconds`` pass."""
-    deadline = time.monotonic() + seconds
-    while True:
-        for check in checks:
-            check()
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        await asyncio.sleep(min(POLL_INTERVAL, remaining))
 
 
 def raise_problems(label: str, problems: Iterable[str]) -> None:

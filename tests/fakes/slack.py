@@ -39,7 +39,6 @@ from tests.fakes._core import (
     Inbox,
     RawRequest,
     RawResponse,
-    check_quiet_all,
     describe_contains,
     raise_problems,
     short,
@@ -1294,10 +1293,10 @@ class FakeSlack(FakeHttpServer):
         problems += self._problems()
         raise_problems("fake_slack: unexpected traffic", problems)
 
-    async def assert_nothing_sent_within(self, seconds: float) -> None:
-        await check_quiet_all(
-            seconds, [lambda: self._records.check_none_unconsumed("fake_slack", self._strict)]
-        )
+    def assert_nothing_sent(self) -> None:
+        """Fail if a message exists that no expectation consumed (an immediate check: bring
+        the sender to rest first)."""
+        self._records.check_none_unconsumed("fake_slack", self._strict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1434,8 +1433,9 @@ class FakeSlackUser:
             f"user {self.id}", lambda r: self._mine(r) and self.fake._strict(r)
         )
 
-    async def assert_nothing_sent_within(self, seconds: float) -> None:
-        await check_quiet_all(seconds, [self.assert_no_unexpected])
+    def assert_nothing_sent(self) -> None:
+        """``assert_no_unexpected``, named for the check after the sender was brought to rest."""
+        self.assert_no_unexpected()
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -1788,8 +1788,9 @@ class FakeSlackChannel:
             f"channel {self.id}", lambda r: self._here(r) and self.fake._strict(r)
         )
 
-    async def assert_nothing_sent_within(self, seconds: float) -> None:
-        await check_quiet_all(seconds, [self.assert_no_unexpected])
+    def assert_nothing_sent(self) -> None:
+        """``assert_no_unexpected``, named for the check after the sender was brought to rest."""
+        self.assert_no_unexpected()
 
 
 # --------------------------------------------------------------------------------------------

@@ -610,18 +610,16 @@ async def test_expect_timeout_lists_what_was_received(fake_twilio: FakeTwilio) -
     await phone.expect_sms(re.compile(r"hello \w+"))
 
 
-async def test_assert_nothing_sent_within(fake_twilio: FakeTwilio) -> None:  # noqa: F811
-    await fake_twilio.assert_nothing_sent_within(0.1)
-
-    async def later() -> None:
-        await asyncio.sleep(0.1)
-        await asyncio.to_thread(send_sms, fake_twilio, body="late page")
-
-    task = asyncio.create_task(later())
-    with pytest.raises(AssertionError, match="late page"):
-        await fake_twilio.phone(BOB).assert_nothing_sent_within(2)
-    await task
-    await fake_twilio.phone(BOB).expect_sms("late page")
+async def test_assert_nothing_sent_checks_at_once(fake_twilio: FakeTwilio) -> None:  # noqa: F811
+    fake_twilio.assert_nothing_sent()
+    await asyncio.to_thread(send_sms, fake_twilio, body="unasked page")
+    fake_twilio.phone(CAROL).assert_nothing_sent()  # somebody else's text
+    with pytest.raises(AssertionError, match="unasked page"):
+        fake_twilio.phone(BOB).assert_nothing_sent()
+    with pytest.raises(AssertionError, match="unasked page"):
+        fake_twilio.assert_nothing_sent()
+    await fake_twilio.phone(BOB).expect_sms("unasked page")
+    fake_twilio.assert_nothing_sent()
 
 
 async def test_basic_auth_header_is_checked_not_just_present() -> None:

@@ -116,12 +116,12 @@ def test_count_by_with_senders_in_other_processes() -> None:
 
 
 async def test_expect_event_timeout_and_quiet(webhook_receiver: WebhookReceiver) -> None:  # noqa: F811
-    await webhook_receiver.assert_nothing_sent_within(0.05)
+    webhook_receiver.assert_nothing_sent()
     async with httpx.AsyncClient() as http:
         await http.post(webhook_receiver.url_for("/a"), json={"event": "resolved"})
     with pytest.raises(AssertionError) as info:
         await webhook_receiver.expect_event("triggered", timeout=0.1)
     assert "resolved" in str(info.value)
     with pytest.raises(AssertionError, match="resolved"):
-        await webhook_receiver.assert_nothing_sent_within(0.05)
+        webhook_receiver.assert_nothing_sent()
     await webhook_receiver.expect_event("resolved", path="/a")

@@ -44,7 +44,6 @@ from tests.fakes._core import (
     Inbox,
     RawRequest,
     RawResponse,
-    check_quiet_all,
     describe_contains,
     raise_problems,
     short,
@@ -1173,15 +1172,11 @@ class FakeTwilio(FakeHttpServer):
         problems += self._problems()
         raise_problems("fake_twilio: unexpected traffic", problems)
 
-    async def assert_nothing_sent_within(self, seconds: float) -> None:
-        """Fail if an unconsumed SMS or call exists at any point during ``seconds``."""
-        await check_quiet_all(
-            seconds,
-            [
-                lambda: self._sms.check_none_unconsumed("fake_twilio: SMS sent"),
-                lambda: self._calls.check_none_unconsumed("fake_twilio: call placed"),
-            ],
-        )
+    def assert_nothing_sent(self) -> None:
+        """Fail if an SMS or call exists that no expectation consumed (an immediate check:
+        bring the sender to rest first)."""
+        self._sms.check_none_unconsumed("fake_twilio: SMS sent")
+        self._calls.check_none_unconsumed("fake_twilio: call placed")
 
 
 class FakePhone:
@@ -1262,19 +1257,9 @@ class FakePhone:
         self.fake._sms.check_none_unconsumed(f"phone {self.number} SMS", self._mine)
         self.fake._calls.check_none_unconsumed(f"phone {self.number} calls", self._mine)
 
-    async def assert_nothing_sent_within(self, seconds: float) -> None:
-        """Fail if an unconsumed SMS or call to this phone appears during ``seconds``."""
-        await check_quiet_all(
-            seconds,
-            [
-                lambda: self.fake._sms.check_none_unconsumed(
-                    f"phone {self.number} SMS", self._mine
-                ),
-                lambda: self.fake._calls.check_none_unconsumed(
-                    f"phone {self.number} call", self._mine
-                ),
-            ],
-        )
+    def assert_nothing_sent(self) -> None:
+        """``assert_no_unexpected``, named for the check after the sender was brought to rest."""
+        self.assert_no_unexpected()
 
     # -- actions -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from app.core.auth import Principal, Role
 from app.core.clock import ManualClock
 from app.core.db import Database, make_engine
 from app.core.errors import NotFound
-from app.schedules import answers, overrides, schemas, service
+from app.schedules import oncall_queries, overrides, schemas, service
 from tests.factories import Factory
 from tests.schedules.helpers import utc
 
@@ -67,7 +67,7 @@ async def test_a_current_cache_costs_one_query(db: Database, factory: Factory) -
     assert len(statements) == 1 and "revision" in statements[0]
     with count_queries(db) as statements:
         async with db.transaction() as session:
-            answer = await answers.schedule_on_call(session, schedule_id, NOW)
+            answer = await oncall_queries.schedule_on_call(session, schedule_id, NOW)
     assert len(statements) == 1, "the page's names come with the revision check"
     assert [r.user_id for r in answer.responders] == [a]
 
@@ -89,7 +89,7 @@ async def test_another_replica_sees_a_change_at_once(
             )
         assert await _responders(db, schedule_id) == [b], "the revision told this replica"
         async with db.transaction() as session:
-            page = await answers.schedule_on_call(session, schedule_id, NOW)
+            page = await oncall_queries.schedule_on_call(session, schedule_id, NOW)
         assert [r.user_id for r in page.responders] == [b]
     finally:
         await other.dispose()

@@ -13,7 +13,7 @@ import pytest
 
 from app.core.clock import ManualClock
 from app.schedules import schemas
-from app.schedules.text import format_answer
+from app.schedules.terminal import format_answer
 from tests.factories import Actor, Factory
 from tests.schedules.helpers import create_schedule, crew, iso, weekly_layer
 

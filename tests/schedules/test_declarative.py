@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.core.clock import ManualClock
 from app.core.db import Database
+from app.core.declarative import Action, ApplyReport
 from app.declarative.apply import ConfigFileError, apply_config, load_config_file, parse_config
-from app.declarative.report import Action, ApplyReport
 from app.schedules import service
 from app.schedules.models import LayerVersion, Schedule, ScheduleLayer, ScheduleOverride
 from tests.schedules.helpers import utc

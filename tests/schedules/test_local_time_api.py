@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import ManualClock
 from app.core.db import Database, make_engine
+from app.core.declarative import Action
 from app.core.migrations import upgrade
 from app.declarative.apply import apply_config, parse_config
-from app.declarative.report import Action
 from app.notify.base import MessageKind
 from app.notify.console import ConsoleProvider
 from app.people.models import ContactType

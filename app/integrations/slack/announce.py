@@ -31,14 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Principal
 from app.core.db import Database
-from app.declarative.report import Action, ApplyReport, assign
+from app.core.declarative import Action, ApplyReport, assign
+from app.integrations.slack.app_blocks import mrkdwn_section, when
+from app.integrations.slack.client import SlackApi, SlackAppApi, SlackCallFailed
 from app.integrations.slack.models import SlackAnnouncement, SlackUserLink
-from app.integrations.slack.replies import mrkdwn_section, when
 from app.integrations.slack.schemas import AnnouncementIn, AnnouncementOut
-from app.integrations.slack.webapi import SlackAppApi
-from app.notify.slack import SlackApi, SlackCallFailed
 from app.people.models import ContactMethod, ContactType, User
-from app.schedules import answers
+from app.schedules import oncall_queries
 from app.schedules.models import Schedule
 from app.schedules.schemas import AssignmentOut, OnCallOut
 from app.schedules.service import get_schedule
@@ -280,7 +279,7 @@ async def _claim(db: Database) -> list[Plan]:
         )
         if not rows:
             return []
-        found = await answers.who_is_on_call(session, [r.schedule_id for r in rows], now)
+        found = await oncall_queries.who_is_on_call(session, [r.schedule_id for r in rows], now)
         by_schedule = {a.schedule_id: a for a in found}
         plans: list[Plan] = []
         for row in rows:

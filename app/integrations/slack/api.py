@@ -19,9 +19,9 @@ from app.core.schemas import Id, InputModel, OutputModel
 from app.core.session import DbSession
 from app.integrations.slack import linking
 from app.integrations.slack.interactions import HANDLERS, RESPONDERS, SlackContext, dedupe_key
+from app.integrations.slack.provider import SlackProvider
 from app.integrations.slack.signature import verified_body
 from app.notify.receipts import first_time
-from app.notify.slack import SlackProvider
 from app.people import service as people
 from app.people.models import ContactType
 

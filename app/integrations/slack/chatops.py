@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 
 from app.audit import service as audit
 from app.integrations.slack import commands, incident_commands, linking, schedule_commands
-from app.integrations.slack.callers import (
+from app.integrations.slack.app_blocks import Reply
+from app.integrations.slack.client import SlackCallFailed
+from app.integrations.slack.command_context import (
     LINK_HELP,
     Call,
     CommandRequest,
@@ -21,8 +23,6 @@ from app.integrations.slack.callers import (
 )
 from app.integrations.slack.commands import UsageError
 from app.integrations.slack.interactions import SlackContext
-from app.integrations.slack.replies import Reply
-from app.notify.slack import SlackCallFailed
 from app.people import service as people
 from app.people.models import User
 

@@ -12,18 +12,16 @@ from app.core.auth import Reader, Writer, public_route
 from app.core.errors import Forbidden
 from app.core.schemas import Id
 from app.core.session import DbSession
-
-# Imported for its registrations: the dialogs and the cover Accept button.
-from app.integrations.slack import announce, modals  # noqa: F401
+from app.integrations.slack import announce
 from app.integrations.slack.api import slack_context
+from app.integrations.slack.app_blocks import Reply
 from app.integrations.slack.background import BackgroundWork, answer_within
-from app.integrations.slack.callers import CommandRequest
 from app.integrations.slack.chatops import run_command
+from app.integrations.slack.client import send_reply
+from app.integrations.slack.command_context import CommandRequest
 from app.integrations.slack.interactions import SlackContext
-from app.integrations.slack.replies import Reply
 from app.integrations.slack.schemas import AnnouncementIn, AnnouncementOut
 from app.integrations.slack.signature import verified_body
-from app.integrations.slack.webapi import send_reply
 from app.notify.receipts import first_time
 
 router = APIRouter(tags=["slack"])

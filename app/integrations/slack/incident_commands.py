@@ -19,11 +19,15 @@ from app.catalog.models import Service
 from app.core.auth import Principal
 from app.core.db import Database, session_clock
 from app.core.errors import BatonError
+from app.incidents import channel_actions as actions
 from app.incidents import service as incidents
+from app.incidents.channel_actions import Action
 from app.incidents.models import Incident, IncidentState
 from app.incidents.service import Actor
-from app.integrations.slack import replies
-from app.integrations.slack.callers import (
+from app.integrations.slack import app_blocks
+from app.integrations.slack.app_blocks import IncidentLine, Reply
+from app.integrations.slack.client import SlackAppApi
+from app.integrations.slack.command_context import (
     Call,
     Refusal,
     incident_meant,
@@ -32,10 +36,6 @@ from app.integrations.slack.callers import (
     principal_of,
 )
 from app.integrations.slack.commands import UsageError, mention, optional_incident, split_first
-from app.integrations.slack.replies import IncidentLine, Reply
-from app.integrations.slack.webapi import SlackAppApi
-from app.notify import actions
-from app.notify.smstext import Action
 from app.people import service as people
 from app.people.models import TeamMembership, Urgency, User
 
@@ -81,10 +81,10 @@ async def list_incidents(call: Call) -> Reply:
             stmt = stmt.where(Incident.service_id.in_(service_ids))
         total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         shown = await session.scalars(
-            stmt.order_by(Incident.id.desc()).limit(replies.MAX_LISTED_INCIDENTS)
+            stmt.order_by(Incident.id.desc()).limit(app_blocks.MAX_LISTED_INCIDENTS)
         )
         lines = await _lines(session, list(shown))
-    reply = replies.incidents_reply(heading, lines, call.ctx.public_url, total=total)
+    reply = app_blocks.incidents_reply(heading, lines, call.ctx.public_url, total=total)
     return reply.publicly(call.invocation.here)
 
 
@@ -180,13 +180,13 @@ async def _open_modal(call: Call, incident_id: int, build: Callable[..., dict]) 
         raise Refusal("Baton cannot open a dialog here; give everything on the command line.")
     async with call.ctx.db.transaction() as session:
         title = await incident_title(session, incident_id)
-    meta = replies.metadata(
+    meta = app_blocks.metadata(
         incident_id=incident_id,
         response_url=call.request.response_url,
         channel_id=call.request.channel_id,
     )
     await SlackAppApi(api).open_view(call.request.trigger_id, build(incident_id, title, meta))
-    return replies.SILENT
+    return app_blocks.SILENT
 
 
 async def handoff(call: Call) -> Reply:
@@ -200,7 +200,7 @@ async def handoff(call: Call) -> Reply:
         )
     incident_id = await incident_meant(call, explicit)
     if target is None:
-        return await _open_modal(call, incident_id, replies.handoff_modal)
+        return await _open_modal(call, incident_id, app_blocks.handoff_modal)
     user = await mentioned_user(call.ctx, call.request.team_id, target)
     return Reply((await hand_over(call.ctx.db, call.user_id, incident_id, user, note)).text)
 
@@ -223,7 +223,7 @@ async def note(call: Call) -> Reply:
     explicit, text = optional_incident(call.invocation.text)
     incident_id = await incident_meant(call, explicit)
     if not text:
-        return await _open_modal(call, incident_id, replies.note_modal)
+        return await _open_modal(call, incident_id, app_blocks.note_modal)
     return Reply((await add_note(call.ctx.db, call.user_id, incident_id, text)).text)
 
 

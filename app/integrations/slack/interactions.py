@@ -6,9 +6,10 @@ user (which may take a Slack API call), acts as that user with their rights, and
 problems to the clicker through the interaction's ``response_url``. Success needs no extra
 message: the incident change updates every Slack message of the incident (``announce``).
 
-Other interaction types register in ``HANDLERS`` (run after the answer), buttons other than
-the incident verbs in ``BUTTONS``, and types whose HTTP answer carries a body (a modal's
-``view_submission``) in ``RESPONDERS``; the Slack app (``modals``) adds its own there.
+Other interaction types go in ``HANDLERS`` (run after the answer), buttons other than the
+incident verbs in ``BUTTONS``, and types whose HTTP answer carries a body (a modal's
+``view_submission``) in ``RESPONDERS``. The Slack app adds its own at start-up through
+``register_button`` and ``register_responder`` (``modals.register_interactions``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.db import Database
-from app.integrations.slack import linking
+from app.incidents import channel_actions as actions
+from app.incidents.channel_actions import Action
+from app.integrations.slack import linking, page_blocks
 from app.integrations.slack.background import BackgroundWork
-from app.notify import actions, slackblocks
-from app.notify.slack import SlackApi, SlackCallFailed
-from app.notify.smstext import Action
+from app.integrations.slack.client import SlackApi, SlackCallFailed
 from app.people import service as people
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,9 @@ Handler = Callable[[SlackContext, dict[str, Any]], Awaitable[None]]
 Responder = Callable[[SlackContext, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 ACTIONS: dict[str, Action] = {
-    slackblocks.ACTION_ACKNOWLEDGE: Action.ACKNOWLEDGE,
-    slackblocks.ACTION_RESOLVE: Action.RESOLVE,
-    slackblocks.ACTION_ESCALATE: Action.ESCALATE,
+    page_blocks.ACTION_ACKNOWLEDGE: Action.ACKNOWLEDGE,
+    page_blocks.ACTION_RESOLVE: Action.RESOLVE,
+    page_blocks.ACTION_ESCALATE: Action.ESCALATE,
 }
 _INCIDENT_REF = re.compile(r"^\s*(?:inc-|#)?(\d{1,18})\s*$", re.IGNORECASE)
 
@@ -159,3 +160,13 @@ async def tell(ctx: SlackContext, payload: dict[str, Any], text: str) -> None:
 HANDLERS: dict[str, Handler] = {"block_actions": handle_block_actions}
 BUTTONS: dict[str, Handler] = {}
 RESPONDERS: dict[str, Responder] = {}
+
+
+def register_button(action_id: str, handler: Handler) -> None:
+    """Run ``handler`` for clicks on buttons with this ``action_id``."""
+    BUTTONS[action_id] = handler
+
+
+def register_responder(interaction_type: str, responder: Responder) -> None:
+    """Answer interactions of this type in the HTTP response itself."""
+    RESPONDERS[interaction_type] = responder

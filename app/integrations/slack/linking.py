@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
+from app.integrations.slack.client import SlackApi
 from app.integrations.slack.models import SlackUserLink
-from app.notify.slack import SlackApi
 from app.people import service as people
 
 ANY_TEAM = ""  # an admin link made without naming the workspace matches any of them

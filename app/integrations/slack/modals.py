@@ -1,10 +1,11 @@
 """The Slack app's interactive surfaces: dialogs to hand off, note and resolve; Accept on cover.
 
-Registered in the interactivity endpoint's registries (``interactions.BUTTONS`` and
-``RESPONDERS``) when this module is imported. Buttons run right after Slack got its empty 200;
-a dialog's submission is answered in the HTTP response itself (Slack keeps the dialog open
-with the error under the field, or closes it), within Slack's 3 seconds: if the work takes
-longer the dialog closes and the outcome follows as an ephemeral message.
+``register_interactions``, called at start-up by ``app.wiring.wire``, hands them to the
+interactivity endpoint's registries (``interactions.BUTTONS`` and ``RESPONDERS``). Buttons run
+right after Slack got its empty 200; a dialog's submission is answered in the HTTP response
+itself (Slack keeps the dialog open with the error under the field, or closes it), within
+Slack's 3 seconds: if the work takes longer the dialog closes and the outcome follows as an
+ephemeral message.
 
 Every action runs as the clicking Slack user's linked Baton user, with that user's rights.
 """
@@ -16,9 +17,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from app.core.errors import BatonError, Conflict
-from app.integrations.slack import interactions, replies
+from app.integrations.slack import app_blocks, interactions
+from app.integrations.slack.app_blocks import Reply
 from app.integrations.slack.background import answer_within
-from app.integrations.slack.callers import (
+from app.integrations.slack.client import SlackAppApi, SlackCallFailed, send_reply
+from app.integrations.slack.command_context import (
     LINK_HELP,
     Refusal,
     baton_user_of,
@@ -34,9 +37,6 @@ from app.integrations.slack.incident_commands import (
     resolve_with_note,
 )
 from app.integrations.slack.interactions import SlackContext, incident_ref, tell
-from app.integrations.slack.replies import Reply
-from app.integrations.slack.webapi import SlackAppApi, send_reply
-from app.notify.slack import SlackCallFailed
 from app.people.models import User
 from app.schedules import cover
 
@@ -74,7 +74,7 @@ def _opener(build: ModalBuilder) -> interactions.Handler:
         except BatonError as exc:
             await tell(ctx, payload, exc.detail)
             return
-        meta = replies.metadata(
+        meta = app_blocks.metadata(
             incident_id=incident_id,
             response_url=str(payload.get("response_url") or ""),
             channel_id=str((payload.get("channel") or {}).get("id") or ""),
@@ -103,19 +103,19 @@ def _errors(block_id: str, text: str) -> dict[str, Any]:
 async def _handoff(
     ctx: SlackContext, payload: dict[str, Any], view: dict[str, Any], incident_id: int
 ) -> Attempt:
-    target = replies.submitted_user(view)
+    target = app_blocks.submitted_user(view)
     if not target:
         return Attempt(False, "Pick the person to hand off to.")
     user: User = await mentioned_user(ctx, _team(payload), SlackMention(target, target))
     submitter = await baton_user_of(ctx, _team(payload), _slack_user(payload))
     assert submitter is not None  # checked before
-    return await hand_over(ctx.db, submitter, incident_id, user, replies.submitted_text(view))
+    return await hand_over(ctx.db, submitter, incident_id, user, app_blocks.submitted_text(view))
 
 
 async def _note(
     ctx: SlackContext, payload: dict[str, Any], view: dict[str, Any], incident_id: int
 ) -> Attempt:
-    text = replies.submitted_text(view)
+    text = app_blocks.submitted_text(view)
     if not text:
         return Attempt(False, "Write the note.")
     submitter = await baton_user_of(ctx, _team(payload), _slack_user(payload))
@@ -128,14 +128,14 @@ async def _resolve(
 ) -> Attempt:
     submitter = await baton_user_of(ctx, _team(payload), _slack_user(payload))
     assert submitter is not None
-    return await resolve_with_note(ctx.db, submitter, incident_id, replies.submitted_text(view))
+    return await resolve_with_note(ctx.db, submitter, incident_id, app_blocks.submitted_text(view))
 
 
 # callback_id -> (what to do, the input block an error is shown under)
 SUBMISSIONS: dict[str, tuple[Submission, str]] = {
-    replies.VIEW_HANDOFF: (_handoff, replies.BLOCK_HANDOFF_USER),
-    replies.VIEW_NOTE: (_note, replies.BLOCK_NOTE),
-    replies.VIEW_RESOLVE: (_resolve, replies.BLOCK_NOTE),
+    app_blocks.VIEW_HANDOFF: (_handoff, app_blocks.BLOCK_HANDOFF_USER),
+    app_blocks.VIEW_NOTE: (_note, app_blocks.BLOCK_NOTE),
+    app_blocks.VIEW_RESOLVE: (_resolve, app_blocks.BLOCK_NOTE),
 }
 
 
@@ -143,7 +143,7 @@ async def _submit(
     ctx: SlackContext, payload: dict[str, Any], view: dict[str, Any], submission: Submission
 ) -> Attempt:
     """Check the submitter is linked, then act; every problem becomes a failed Attempt."""
-    incident_id = incident_ref(replies.read_metadata(view).get("incident_id"))
+    incident_id = incident_ref(app_blocks.read_metadata(view).get("incident_id"))
     if incident_id is None:
         return Attempt(False, "This dialog lost track of its incident; open it again.")
     try:
@@ -168,7 +168,7 @@ async def view_submission(ctx: SlackContext, payload: dict[str, Any]) -> dict[st
     if found is None:
         return None
     submission, block_id = found
-    response_url = str(replies.read_metadata(view).get("response_url") or "")
+    response_url = str(app_blocks.read_metadata(view).get("response_url") or "")
 
     async def confirm(result: Attempt) -> None:
         if response_url:
@@ -235,12 +235,14 @@ async def accept_cover(ctx: SlackContext, payload: dict[str, Any]) -> None:
         await send_reply(url, Reply(text), replace_original=True)
 
 
-interactions.BUTTONS.update(
-    {
-        replies.ACTION_HANDOFF_OPEN: _opener(replies.handoff_modal),
-        replies.ACTION_NOTE_OPEN: _opener(replies.note_modal),
-        replies.ACTION_RESOLVE_OPEN: _opener(replies.resolve_modal),
-        replies.ACTION_COVER_ACCEPT: accept_cover,
-    }
-)
-interactions.RESPONDERS["view_submission"] = view_submission
+def register_interactions() -> None:
+    """Hand the Slack app's buttons and dialog submissions to the interactivity endpoint.
+
+    Called at start-up by ``app.wiring.wire`` (again is harmless); importing this module
+    registers nothing.
+    """
+    interactions.register_button(app_blocks.ACTION_HANDOFF_OPEN, _opener(app_blocks.handoff_modal))
+    interactions.register_button(app_blocks.ACTION_NOTE_OPEN, _opener(app_blocks.note_modal))
+    interactions.register_button(app_blocks.ACTION_RESOLVE_OPEN, _opener(app_blocks.resolve_modal))
+    interactions.register_button(app_blocks.ACTION_COVER_ACCEPT, accept_cover)
+    interactions.register_responder("view_submission", view_submission)

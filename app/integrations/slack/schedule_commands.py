@@ -21,12 +21,12 @@ from app.core.db import session_clock
 from app.core.errors import BatonError
 from app.core.textsearch import contains_text
 from app.escalation import service as escalation
-from app.integrations.slack import commands, replies
-from app.integrations.slack.callers import Call, Refusal
-from app.integrations.slack.replies import Reply, when
+from app.integrations.slack import app_blocks, commands
+from app.integrations.slack.app_blocks import Reply, when
+from app.integrations.slack.command_context import Call, Refusal
 from app.people import service as people
 from app.people.models import Team, User
-from app.schedules import answers, cover, repository
+from app.schedules import cover, oncall_queries, repository
 from app.schedules.models import Schedule
 from app.schedules.oncall import final_schedule
 from app.schedules.schemas import CoverRequestCreate, OnCallOut
@@ -90,7 +90,7 @@ async def _service_answers(
             elif target.user_id is not None:
                 user = await session.get(User, target.user_id)
                 direct.append(f"{user.name if user else target.user_id} (step {index})")
-    found = await answers.who_is_on_call(session, schedule_ids, at) if schedule_ids else []
+    found = await oncall_queries.who_is_on_call(session, schedule_ids, at) if schedule_ids else []
     extra = [f"Paged directly by {policy.name}: {', '.join(direct)}"] if direct else []
     return found, extra
 
@@ -103,13 +103,13 @@ async def oncall(call: Call) -> Reply:
         now = session_clock(session).now()
         extra: list[str] = []
         if not ref:
-            found = await answers.who_is_on_call(session, None, now)
+            found = await oncall_queries.who_is_on_call(session, None, now)
             heading = "On call now"
         else:
             target = await find_target(session, ref)
             heading = f"On call for {target.name}"
             if target.kind == "schedule":
-                found = await answers.who_is_on_call(session, [target.id], now)
+                found = await oncall_queries.who_is_on_call(session, [target.id], now)
             elif target.kind == "service":
                 service = await catalog.get_service(session, target.id)
                 found, extra = await _service_answers(session, service, now)
@@ -121,10 +121,10 @@ async def oncall(call: Call) -> Reply:
                         .order_by(Schedule.id)
                     )
                 )
-                found = await answers.who_is_on_call(session, ids, now) if ids else []
+                found = await oncall_queries.who_is_on_call(session, ids, now) if ids else []
                 if not ids:
                     extra = [f"Team {target.name} has no schedules."]
-    return replies.oncall_reply(heading, found, extra).publicly(call.invocation.here)
+    return app_blocks.oncall_reply(heading, found, extra).publicly(call.invocation.here)
 
 
 # ---------------------------------------------------------------------------------- cover

@@ -12,10 +12,10 @@ from twilio.twiml.messaging_response import MessagingResponse
 from app.core.auth import public_route
 from app.core.errors import InvalidInput
 from app.core.session import DbSession
-from app.integrations.twilio import service
+from app.integrations.twilio import service, sms_text
+from app.integrations.twilio.provider import SMS_STATUS_PATH, VOICE_STATUS_PATH
 from app.integrations.twilio.signature import verified_form
-from app.notify import smstext
-from app.notify.twilio import SMS_STATUS_PATH, VOICE_GATHER_PATH, VOICE_STATUS_PATH
+from app.integrations.twilio.voice import VOICE_GATHER_PATH
 
 router = APIRouter(tags=["twilio"])
 
@@ -47,7 +47,7 @@ async def inbound_sms(request: Request, session: DbSession) -> Response:
     )
     answer = MessagingResponse()
     if reply:
-        answer.message(smstext.plain_sms(reply))  # GSM-7, at most two segments
+        answer.message(sms_text.plain_sms(reply))  # GSM-7, at most two segments
     return _twiml(str(answer))
 
 

@@ -12,29 +12,32 @@ from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from app.core.auth import Principal
 from app.core.db import session_clock
 from app.core.errors import Forbidden
+from app.incidents import channel_actions as actions
 from app.incidents import events
+from app.incidents.channel_actions import Action
 from app.incidents.models import Page
+from app.integrations.twilio import reply_codes, sms_text
 from app.integrations.twilio.models import SmsSender
-from app.notify import actions, dispatcher, replycodes, smstext
-from app.notify.base import MessageKind
-from app.notify.channel_models import SmsReplyCode
-from app.notify.models import Notification, NotificationStatus
-from app.notify.receipts import first_time
-from app.notify.smstext import Action, Intent, Reply
-from app.notify.twilio import (
+from app.integrations.twilio.sms_text import Intent, Reply
+from app.integrations.twilio.voice import (
     KEY_ACKNOWLEDGE,
     KEY_ESCALATE,
     KEY_REPEAT,
     KEY_RESOLVE,
+    gather_key,
     gather_twiml,
-    gather_url,
+    say_and_hang_up,
     spoken_text,
 )
+from app.notify import dispatcher
+from app.notify.base import MessageKind
+from app.notify.channel_models import SmsReplyCode
+from app.notify.models import Notification, NotificationStatus
+from app.notify.receipts import first_time
 from app.people import service as people
 from app.people.models import ContactMethod, ContactType
 
@@ -57,7 +60,7 @@ async def inbound_sms(
     now = session_clock(session).now()
     if not await first_time(session, "twilio-sms", message_sid, now):
         raise Forbidden("this message was already processed", code="replayed")
-    reply = smstext.parse_reply(body)
+    reply = sms_text.parse_reply(body)
     methods = await _sms_methods(session, sender)
     if reply.intent is Intent.STOP:
         _opt_out(methods, now)
@@ -131,9 +134,9 @@ async def _target(
     session: AsyncSession, phone: str, people_ids: list[int], reply: Reply
 ) -> _Target | None:
     if reply.number is None:
-        row = await replycodes.latest(session, phone)
+        row = await reply_codes.latest(session, phone)
         return _from_code(row) if row is not None else _Target([], False, None)
-    row = await replycodes.find(session, phone, reply.number)
+    row = await reply_codes.find(session, phone, reply.number)
     if row is not None:
         return _from_code(row)
     # "ACK 1042": no such code, but maybe an incident this person was paged for.
@@ -169,7 +172,7 @@ async def _act_on_reply(
                 f"{target.code}a to acknowledge them all."
             )
         target = _Target(
-            await replycodes.open_incidents(session, target.incident_ids), True, target.code
+            await reply_codes.open_incidents(session, target.incident_ids), True, target.code
         )
     lines = []
     for incident_id in target.incident_ids:
@@ -183,8 +186,8 @@ async def _act_on_reply(
         text = f"Acknowledged {len(done)} of {len(lines)} incidents: " + ", ".join(
             f"#{o.incident_id}" for o in lines
         )
-        return smstext.plain_sms(text)
-    return smstext.plain_sms("; ".join(o.text for o in lines) or "Baton: nothing to do.")
+        return sms_text.plain_sms(text)
+    return sms_text.plain_sms("; ".join(o.text for o in lines) or "Baton: nothing to do.")
 
 
 def _nonsense_code(state: SmsSender, now: datetime, number: int | None) -> str | None:
@@ -324,7 +327,7 @@ async def gather(
         raise Forbidden("this keypress was already processed", code="replayed")
     row = await session.get(Notification, notification_id)
     if row is None or row.contact_type is not ContactType.VOICE or row.user_id is None:
-        return _say("This page is no longer known to Baton. Goodbye.")
+        return say_and_hang_up("This page is no longer known to Baton. Goodbye.")
     if row.provider_message_id not in (None, call_sid):
         raise Forbidden("the call does not belong to this page", code="bad_signature")
     bundle = row.kind is MessageKind.SUMMARY
@@ -340,16 +343,16 @@ async def gather(
         )
     principal = await people.principal_for_user(session, row.user_id, channel="voice")
     if principal is None:
-        return _say("Your Baton user no longer exists. Goodbye.")
+        return say_and_hang_up("Your Baton user no longer exists. Goodbye.")
     incident_ids = await dispatcher.incidents_of(session, row)
     if bundle:
-        incident_ids = await replycodes.open_incidents(session, incident_ids)
+        incident_ids = await reply_codes.open_incidents(session, incident_ids)
     outcomes = [await actions.act(session, principal, i, _KEYS[key]) for i in incident_ids]
     said = " ".join(_spoken(o) for o in outcomes) or "There was nothing to do."
     if key == KEY_ACKNOWLEDGE and not bundle and outcomes and outcomes[0].changed:
         follow_up = f"{said} Press 6 to resolve it, or 5 to escalate. Or hang up."
-        return _gather_only(public_url, row.id, follow_up, step + 1)
-    return _say(f"{said} Goodbye.")
+        return gather_key(public_url, row.id, follow_up, step + 1)
+    return say_and_hang_up(f"{said} Goodbye.")
 
 
 _KEYS = {
@@ -361,21 +364,3 @@ _KEYS = {
 
 def _spoken(outcome: actions.Outcome) -> str:
     return outcome.text.replace("#", "incident ") + "."
-
-
-def _say(text: str) -> str:
-    response = VoiceResponse()
-    response.say(text)
-    response.hangup()
-    return str(response)
-
-
-def _gather_only(public_url: str, notification_id: int, text: str, step: int) -> str:
-    response = VoiceResponse()
-    prompt = Gather(
-        num_digits=1, action=gather_url(public_url, notification_id, step), method="POST", timeout=8
-    )
-    prompt.say(text)
-    response.append(prompt)
-    response.say("Goodbye.")
-    return str(response)

@@ -1,0 +1,83 @@
+"""A person's ladder: the notifications one page of them becomes, by their own rules.
+
+Read when a step pages people; the outbox turns each rule into a notification row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.people.models import ContactMethod, ContactType, NotificationRule, Urgency, User
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTarget:
+    rule_id: int | None
+    contact_method_id: int
+    contact_type: ContactType
+    address: str
+    delay_minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    """A person's name and the notifications one page of them becomes."""
+
+    name: str
+    targets: list[RuleTarget]
+
+
+async def ladders_for(
+    session: AsyncSession, user_ids: Iterable[int], urgency: Urgency
+) -> dict[int, Ladder]:
+    """Each person's ladder for this urgency, over verified and enabled contact methods only.
+
+    A person with no rules for low urgency is paged by their high-urgency rules, and one with
+    no rules at all on every pageable contact method at once: an unconfigured ladder must not
+    mean a missed page. One round trip: people, their pageable methods, the rules using them.
+    """
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    pageable = and_(
+        ContactMethod.user_id == User.id,
+        ContactMethod.verified_at.is_not(None),
+        ContactMethod.disabled_at.is_(None),
+    )
+    rows = (
+        await session.execute(
+            select(User.id, User.name, ContactMethod, NotificationRule)
+            .outerjoin(ContactMethod, pageable)
+            .outerjoin(NotificationRule, NotificationRule.contact_method_id == ContactMethod.id)
+            .where(User.id.in_(ids))
+        )
+    ).all()
+    names: dict[int, str] = {}
+    rules: dict[int, dict[Urgency, list[RuleTarget]]] = defaultdict(lambda: defaultdict(list))
+    methods: dict[int, dict[int, ContactMethod]] = defaultdict(dict)
+    for user_id, name, method, rule in rows:
+        names[user_id] = name
+        if method is None:
+            continue
+        methods[user_id][method.id] = method
+        if rule is not None:
+            rules[user_id][rule.urgency].append(
+                RuleTarget(rule.id, method.id, method.type, method.address, rule.delay_minutes)
+            )
+    ladders: dict[int, Ladder] = {}
+    for user_id, name in names.items():
+        chosen = rules[user_id].get(urgency) or rules[user_id].get(Urgency.HIGH)
+        if chosen:
+            targets = sorted(chosen, key=lambda t: (t.delay_minutes, t.contact_method_id))
+        else:
+            targets = [
+                RuleTarget(None, m.id, m.type, m.address, 0)
+                for m in sorted(methods[user_id].values(), key=lambda m: m.id)
+            ]
+        ladders[user_id] = Ladder(name, targets)
+    return ladders
