@@ -53,6 +53,7 @@ from app.people.api import router as people_router
 from app.people.models import ContactType
 from app.providers import providers_from_settings
 from app.schedules.api import router as schedules_router
+from app.web.application import mount_pages
 from app.wiring import wire
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,8 @@ def create_app(
     install_error_handlers(app)
     for router in [*overrides.routers, *ROUTERS]:
         app.include_router(router)
+    # The web pages (app/web): every path the API has no route for, outside /api/.
+    mount_pages(app)
     # The inbound alert endpoints parse their raw bodies with the same depth limit, and answer
     # in each sender's own error shape.
     app.add_middleware(InputShapeMiddleware, max_depth=MAX_JSON_DEPTH, own_parsers=(INBOUND,))

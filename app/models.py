@@ -12,6 +12,7 @@ from app.notify import channel_models
 from app.notify import models as notify_models
 from app.people import models as people_models
 from app.schedules import models as schedule_models
+from app.web import models as web_models
 
 __all__ = [
     "alert_models",
@@ -26,4 +27,5 @@ __all__ = [
     "schedule_models",
     "slack_models",
     "twilio_models",
+    "web_models",
 ]

@@ -1,8 +1,15 @@
-"""The one place errors become HTTP answers: ``{"code": ..., "detail": ..., ...}``."""
+"""The one place errors become HTTP answers: ``{"code": ..., "detail": ..., ...}``.
+
+Each kind of error is turned into an :class:`ErrorAnswer` (status, body, headers) once, here;
+how the answer is written is the caller's choice: the API writes it as JSON, the web pages
+(``app/web``) as an HTML page with the same status and the same words.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,6 +40,33 @@ _HTTP_CODES = {
 }
 
 
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """What an error answers, before it is written as JSON or as a page."""
+
+    status_code: int
+    body: dict[str, Any]
+    headers: Mapping[str, str] | None = field(default=None)
+
+    @property
+    def code(self) -> str:
+        return str(self.body.get("code", "error"))
+
+    @property
+    def detail(self) -> str:
+        return str(self.body.get("detail", ""))
+
+
+# Writes an answer: JSON for the API, an HTML page for the web pages.
+ErrorRenderer = Callable[[Request, ErrorAnswer], Response]
+
+
+def json_answer(_request: Request, answer: ErrorAnswer) -> Response:
+    return JSONResponse(
+        answer.body, status_code=answer.status_code, headers=dict(answer.headers or {}) or None
+    )
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for error in exc.errors():
@@ -47,12 +81,12 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
-async def _baton_error(_request: Request, exc: Exception) -> JSONResponse:
+def _baton_error(_request: Request, exc: Exception) -> ErrorAnswer:
     assert isinstance(exc, BatonError)
-    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers or None)
+    return ErrorAnswer(exc.status_code, exc.body(), exc.headers or None)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+def _validation_error(request: Request, exc: Exception) -> ErrorAnswer:
     assert isinstance(exc, RequestValidationError)
     errors = _field_errors(exc)
     content_type = request.headers.get("content-type", "")
@@ -61,73 +95,68 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         and "json" not in content_type
         and any(e["loc"] == ["body"] and e["type"] == "model_attributes_type" for e in errors)
     ):
-        return JSONResponse(
+        return ErrorAnswer(
+            415,
             {
                 "code": "unsupported_media_type",
                 "detail": "request bodies are JSON: send them with Content-Type: application/json",
             },
-            status_code=415,
         )
     if any(e["type"] == "json_invalid" for e in errors):
-        return JSONResponse(
+        return ErrorAnswer(
+            422,
             {
                 "code": "invalid_json",
                 "detail": "the request body is not valid JSON",
                 "errors": errors,
             },
-            status_code=422,
         )
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(first["loc"])
     detail = f"{where}: {first['msg']}" if where else first["msg"]
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more)"
-    return JSONResponse(
-        {"code": "validation_error", "detail": detail, "errors": errors}, status_code=422
-    )
+    return ErrorAnswer(422, {"code": "validation_error", "detail": detail, "errors": errors})
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _http_error(_request: Request, exc: Exception) -> ErrorAnswer:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return JSONResponse(
-        {"code": code, "detail": detail}, status_code=exc.status_code, headers=exc.headers
-    )
+    return ErrorAnswer(exc.status_code, {"code": code, "detail": detail}, exc.headers)
 
 
-async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+def _integrity_error(_request: Request, exc: Exception) -> ErrorAnswer:
     # Services check uniqueness first; this catches the race where two requests insert at once.
     log.info("integrity error turned into 409", extra={"error": str(exc.__cause__ or exc)[:300]})
-    return JSONResponse(
+    return ErrorAnswer(
+        409,
         {"code": "conflict", "detail": "the change conflicts with existing data; reload and retry"},
-        status_code=409,
     )
 
 
-async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+def _database_unavailable(_request: Request, exc: Exception) -> ErrorAnswer:
     # A lost connection (database restart, failover) or a lock timeout: nothing was stored, and
     # the client should retry. 503 is what every sender we serve retries on.
     log.warning("database unavailable", extra={"error": type(exc).__name__})
-    return JSONResponse(
+    return ErrorAnswer(
+        503,
         {
             "code": "database_unavailable",
             "detail": "the database is unavailable; retry shortly",
             "request_id": request_id_var.get(),
         },
-        status_code=503,
-        headers={"Retry-After": "5"},
+        {"Retry-After": "5"},
     )
 
 
-async def _unstorable_value(_request: Request, exc: Exception) -> JSONResponse:
+def _unstorable_value(_request: Request, exc: Exception) -> ErrorAnswer:
     # The database refused a value (a NUL in text on PostgreSQL, a number out of a column's
     # range): the input's fault, and nothing was stored. Typed fields refuse these first, with
     # their name; this is the net under the ones that cannot know the column.
     log.warning("database refused a value", extra={"error": type(exc).__name__})
-    return JSONResponse(
-        {"code": "invalid_input", "detail": "a value in the request cannot be stored"},
-        status_code=422,
+    return ErrorAnswer(
+        422, {"code": "invalid_input", "detail": "a value in the request cannot be stored"}
     )
 
 
@@ -158,18 +187,43 @@ def internal_error_body() -> dict[str, Any]:
     }
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+def unexpected_error(_request: Request, exc: Exception) -> ErrorAnswer:
     log.error("unhandled error", exc_info=exc)
-    return JSONResponse(internal_error_body(), status_code=500)
+    return ErrorAnswer(500, internal_error_body())
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(BatonError, _baton_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(DataError, _unstorable_value)
-    app.add_exception_handler(UnicodeEncodeError, _unstorable_value)
+_ANSWERS: list[tuple[type[Exception], Callable[[Request, Exception], ErrorAnswer]]] = [
+    (BatonError, _baton_error),
+    (RequestValidationError, _validation_error),
+    (StarletteHTTPException, _http_error),
+    (IntegrityError, _integrity_error),
+    (OperationalError, _database_unavailable),
+    (DataError, _unstorable_value),
+    (UnicodeEncodeError, _unstorable_value),
+    (Exception, unexpected_error),
+]
+_ANSWER_BY_KIND = dict(_ANSWERS)
+
+
+def error_answer(request: Request, exc: Exception) -> ErrorAnswer:
+    """The answer for ``exc``, as the handlers installed below would give it."""
+    # The most specific kind wins, as Starlette picks a handler.
+    for kind in type(exc).__mro__:
+        if kind in _ANSWER_BY_KIND:
+            return _ANSWER_BY_KIND[kind](request, exc)
+    return unexpected_error(request, exc)
+
+
+def _handler(
+    answer: Callable[[Request, Exception], ErrorAnswer], render: ErrorRenderer
+) -> Callable[[Request, Exception], Any]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        return render(request, answer(request, exc))
+
+    return handle
+
+
+def install_error_handlers(app: FastAPI, render: ErrorRenderer = json_answer) -> None:
+    for kind, answer in _ANSWERS:
+        app.add_exception_handler(kind, _handler(answer, render))
     app.add_exception_handler(ClientDisconnect, _client_disconnected)
-    app.add_exception_handler(Exception, _unexpected_error)

@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     escalation_fallback_email: str = ""
     escalation_fallback_slack_channel: str = ""
 
+    # Web UI sign-in (docs/web.md). A web session lasts this long from sign-in; sign-out ends it.
+    web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # A sign-in link e-mailed to someone works once, within this many minutes.
+    web_sign_in_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Per process: sign-in links asked for one e-mail address, and from one source address.
+    web_sign_in_limit_per_email: str = "5/15m"
+    web_sign_in_limit_per_address: str = "30/15m"
+
     @property
     def twilio_configured(self) -> bool:
         return bool(
@@ -152,6 +160,8 @@ class Settings(BaseSettings):
         "rate_limit_slack",
         "rate_limit_webhook",
         "auth_failure_limit",
+        "web_sign_in_limit_per_email",
+        "web_sign_in_limit_per_address",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:
