@@ -185,6 +185,12 @@ def init(email: str | None, name: str | None) -> None:
             f"Another: baton token create --email {admin_email}",
             err=True,
         )
+    click.echo(
+        f"Web UI: open {settings.public_url}/ and sign in by pasting an API token, or ask for a "
+        f"sign-in link for {admin_email} (or any user's e-mail address): with no e-mail "
+        "provider configured the link is printed on the console running `baton serve`.",
+        err=True,
+    )
 
 
 @main.command(help="Make the database match a declarative YAML file (idempotent).")

@@ -91,7 +91,7 @@ class Overrides:
 
 def build_notifier(settings: Settings, clock: Clock, overrides: Overrides) -> Notifier:
     console = overrides.providers.get("console") or ConsoleProvider(
-        clock, show_codes=settings.env is Environment.DEVELOPMENT
+        clock, show_codes=settings.env is Environment.DEVELOPMENT, public_url=settings.public_url
     )
     providers: dict[ContactType, Provider] = {
         ContactType.WEBHOOK: WebhookProvider(clock, settings.network_policy),

@@ -21,6 +21,7 @@ BENCHMARKS = [
         [str(HERE / "bench_oncall_http.py"), "--database-url", PG],
     ),
     ("alert ingestion and paging, PostgreSQL", ["-m", "bench.bench_alerts"]),
+    ("web pages, demo and large organisation, PostgreSQL", ["-m", "bench.bench_web"]),
 ]
 
 

@@ -58,6 +58,7 @@ def test_migrate_apply_init(tmp_path: Path) -> None:
     first = _baton(tmp_path, "init")
     token = first.stdout.split()[2]
     assert token.startswith("baton_")
+    assert "sign in by pasting an API token, or ask for a sign-in link" in first.stderr
     # Later starts (every `make run`) print no secret, and say how to get another token.
     second = _baton(tmp_path, "init")
     assert second.returncode == 0 and second.stdout == ""

@@ -10,6 +10,7 @@ import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -132,6 +133,14 @@ class Settings(BaseSettings):
     # Per process: sign-in links asked for one e-mail address, and from one source address.
     web_sign_in_limit_per_email: str = "5/15m"
     web_sign_in_limit_per_address: str = "30/15m"
+    # Single sign-on with OpenID Connect (docs/web.md#single-sign-on): set the issuer, the client
+    # id and the client secret together, or none of them. The provider must allow the redirect
+    # URI PUBLIC_URL/sign-in/oidc/callback. The sign-in page then shows "Sign in with <name>".
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_display_name: str = Field(default="SSO", min_length=1, max_length=60)
 
     @property
     def twilio_configured(self) -> bool:
@@ -148,6 +157,10 @@ class Settings(BaseSettings):
     @property
     def smtp_configured(self) -> bool:
         return bool(self.smtp_host)
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def network_policy(self) -> NetworkPolicy:
@@ -179,6 +192,28 @@ class Settings(BaseSettings):
         parse_networks(value)
         return value
 
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _oidc_issuer(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("the OpenID Connect issuer must be an https:// URL")
+        if parts.query or parts.fragment:
+            raise ValueError("the OpenID Connect issuer has no query or fragment")
+        # Kept as written (a trailing slash included): ID tokens must name it exactly.
+        return value
+
+    @field_validator("oidc_scopes")
+    @classmethod
+    def _oidc_scopes(cls, value: str) -> str:
+        scopes = value.replace(",", " ").split()
+        if "openid" not in scopes:
+            raise ValueError("the OpenID Connect scopes must include openid")
+        return " ".join(dict.fromkeys(scopes))
+
     @field_validator("database_url")
     @classmethod
     def _use_async_drivers(cls, value: str) -> str:
@@ -189,6 +224,20 @@ class Settings(BaseSettings):
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         self.public_url = self.public_url.rstrip("/")
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        given = {
+            "BATON_OIDC_ISSUER": bool(self.oidc_issuer),
+            "BATON_OIDC_CLIENT_ID": bool(self.oidc_client_id.strip()),
+            "BATON_OIDC_CLIENT_SECRET": self.oidc_client_secret is not None
+            and bool(self.oidc_client_secret.get_secret_value()),
+        }
+        if any(given.values()) and not all(given.values()):
+            missing = ", ".join(name for name, present in given.items() if not present)
+            raise ValueError(f"single sign-on needs {missing} too")
+        self.oidc_client_id = self.oidc_client_id.strip()
         return self
 
     @property
@@ -205,6 +254,8 @@ class Settings(BaseSettings):
             problems.append("BATON_SECRET_KEY must be set to a random value of 32+ characters")
         if self.bootstrap_token is not None and len(self.bootstrap_token.get_secret_value()) < 32:
             problems.append("BATON_BOOTSTRAP_TOKEN must be at least 32 characters")
+        if self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
+            problems.append("BATON_OIDC_ISSUER must be an https:// URL")
         if problems:
             raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
 

@@ -381,6 +381,25 @@ async def _name(session: AsyncSession, user_id: int | None) -> str:
 # ---------------------------------------------------------------------------------- queries
 
 
+async def assignees_of(
+    session: AsyncSession, incident_ids: Sequence[int]
+) -> dict[int, list[tuple[IncidentAssignee, User]]]:
+    """Who is responsible for (and who shadows) each of ``incident_ids``, in the order they were
+    assigned, with their users: one query for a whole list of incidents."""
+    found: dict[int, list[tuple[IncidentAssignee, User]]] = {i: [] for i in incident_ids}
+    if not incident_ids:
+        return found
+    rows = await session.execute(
+        select(IncidentAssignee, User)
+        .join(User, User.id == IncidentAssignee.user_id)
+        .where(IncidentAssignee.incident_id.in_(list(incident_ids)))
+        .order_by(IncidentAssignee.id)
+    )
+    for assignee, user in rows:
+        found[assignee.incident_id].append((assignee, user))
+    return found
+
+
 @dataclass(frozen=True)
 class IncidentFilter:
     service_id: int | None = None

@@ -5,23 +5,22 @@ The routes live under ``/api/v1/users/{user_id}/...`` beside the contact methods
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Request, status
 from pydantic import Field
 from sqlalchemy import select
 
 from app.core.auth import Reader, Writer
-from app.core.errors import InvalidInput, NotFound, RateLimited
+from app.core.errors import InvalidInput, NotFound
 from app.core.schemas import Id, InputModel, OutputModel
 from app.core.session import DbSession
 from app.escalation import service as escalation
 from app.escalation.models import TargetKind
 from app.incidents import service as incidents
-from app.notify.base import MessageKind
+from app.notify import self_service
 from app.notify.channel_models import StatusUpdateSubscription
-from app.notify.models import Notification, NotificationStatus
-from app.notify.outbox import wake_dispatcher_after_commit
+from app.notify.models import Notification
 from app.notify.webhook_keys import KeyOwner, OwnedKeys, WebhookSigning, keys_for, rotate
 from app.people import service as people
 from app.people.masking import address_for
@@ -29,8 +28,6 @@ from app.people.models import ContactMethod, ContactType
 
 router = APIRouter(prefix="/api/v1", tags=["people"])
 
-# One test per contact method in this long: a test button must not become a pager flood.
-TEST_INTERVAL = timedelta(seconds=30)
 _METHOD = "/users/{user_id}/contact-methods/{method_id}"
 
 
@@ -102,58 +99,16 @@ class StatusUpdatesSet(InputModel):
 async def _own_method(
     session: DbSession, principal: Writer, user_id: Id, method_id: Id
 ) -> ContactMethod:
-    method = await people.get_contact_method(session, user_id, method_id)
-    principal.require_self_or_admin(user_id)
-    return method
-
-
-def _test_text(method: ContactMethod) -> str:
-    name = f" ({method.label})" if method.label else ""
-    return (
-        f"Baton test message to your {method.type} contact method{name}. If you can read this, "
-        "Baton can page you here. No action is needed."
-    )
+    return await self_service.own_method(session, principal, user_id, method_id)
 
 
 @router.post(f"{_METHOD}/test", response_model=TestQueued, status_code=status.HTTP_202_ACCEPTED)
 async def send_test(
-    request: Request, session: DbSession, principal: Writer, user_id: Id, method_id: Id
+    session: DbSession, principal: Writer, user_id: Id, method_id: Id
 ) -> TestQueued:
     """Queue a test message to this contact method; read its outcome at ``notification_id``."""
-    method = await _own_method(session, principal, user_id, method_id)
-    if method.type.needs_verification and method.verified_at is None:
-        raise InvalidInput(
-            "verify this number first: a test must not text a stranger", code="not_verified"
-        )
-    now = request.app.state.clock.now()
-    recent = await session.scalar(
-        select(Notification.created_at)
-        .where(Notification.contact_method_id == method.id, Notification.kind == MessageKind.TEST)
-        .order_by(Notification.created_at.desc())
-        .limit(1)
-    )
-    if recent is not None and now - recent < TEST_INTERVAL:
-        wait = int((recent + TEST_INTERVAL - now).total_seconds()) + 1
-        raise RateLimited(
-            "a test was sent moments ago; wait before sending another", retry_after_seconds=wait
-        )
-    text = _test_text(method)
-    row = Notification(
-        user_id=user_id,
-        contact_method_id=method.id,
-        kind=MessageKind.TEST,
-        contact_type=method.type,
-        address=method.address,
-        subject="Baton test message",
-        body=text,
-        context={"event": "test", "contact_method_id": method.id},
-        status=NotificationStatus.PENDING,
-        due_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    await session.flush()
-    wake_dispatcher_after_commit(session)
+    sent = await self_service.send_test(session, principal, user_id, method_id)
+    row, method = sent.notification, sent.method
     disabled = f"; note: it is disabled ({method.disabled_reason})" if method.disabled_at else ""
     return TestQueued(
         notification_id=row.id,
@@ -168,9 +123,7 @@ async def send_test(
 async def get_notification(
     session: DbSession, principal: Reader, user_id: Id, notification_id: Id
 ) -> NotificationOut:
-    row = await session.get(Notification, notification_id)
-    if row is None or row.user_id != user_id:
-        raise NotFound(f"notification {notification_id} not found for user {user_id}")
+    row = await self_service.user_notification(session, user_id, notification_id)
     out = NotificationOut.model_validate(row)
     return out.model_copy(
         update={"address": address_for(principal, row.user_id, row.contact_type, row.address)}

@@ -365,6 +365,12 @@ async def list_members(session: AsyncSession, team_id: int) -> Sequence[TeamMemb
     return (await session.scalars(stmt.order_by(TeamMembership.id))).all()
 
 
+async def all_memberships(session: AsyncSession) -> Sequence[TeamMembership]:
+    """Every membership of every team, in one query (a directory of people with their teams)."""
+    stmt = select(TeamMembership).order_by(TeamMembership.team_id, TeamMembership.id)
+    return (await session.scalars(stmt)).all()
+
+
 async def add_member(
     session: AsyncSession, principal: Principal, team_id: int, data: schemas.MembershipCreate
 ) -> TeamMembership:
@@ -509,6 +515,31 @@ async def delete_contact_method(
     principal.require_self_or_admin(user_id)
     await session.delete(method)
     await session.flush()
+
+
+# Why a contact method is off when its owner (or an admin) turned it off, not a provider or STOP.
+TURNED_OFF_REASON = "turned off by its owner"
+
+
+async def set_contact_method_enabled(
+    session: AsyncSession, principal: Principal, user_id: int, method_id: int, *, enabled: bool
+) -> ContactMethod:
+    """Turn a contact method off (it keeps its rules but is not paged) or back on.
+
+    Turning it back on also clears a provider's or a STOP's reason: the owner says the address
+    works again. A provider that still refuses it turns it off again at the next page, and the
+    ladder falls through to the next rule meanwhile.
+    """
+    method = await get_contact_method(session, user_id, method_id)
+    principal.require_self_or_admin(user_id)
+    if enabled and method.disabled_at is not None:
+        method.disabled_at = None
+        method.disabled_reason = ""
+    elif not enabled and method.disabled_at is None:
+        method.disabled_at = session_clock(session).now()
+        method.disabled_reason = TURNED_OFF_REASON
+    await session.flush()
+    return method
 
 
 def _code_hash(method_id: int, code: str) -> str:

@@ -262,3 +262,32 @@ async def cancel_request(
     request.cancelled_at = now
     await session.flush()
     return request
+
+
+async def open_requests_for(
+    session: AsyncSession, user_id: int, *, limit: int = 50
+) -> list[CoverRequest]:
+    """Open requests this person was asked to cover: on schedules they take part in (as
+    responder or shadow, the people ``create_request`` tells), not their own. Soonest first."""
+    now = session_clock(session).now()
+    candidates = (
+        await session.scalars(
+            select(CoverRequest)
+            .where(
+                _state_filter(CoverRequestState.OPEN, now),
+                CoverRequest.requester_id != user_id,
+            )
+            .order_by(CoverRequest.starts_at, CoverRequest.id)
+        )
+    ).all()
+    asked: dict[int, bool] = {}
+    found: list[CoverRequest] = []
+    for request in candidates:
+        if request.schedule_id not in asked:
+            schedule = await get_schedule(session, request.schedule_id)
+            asked[request.schedule_id] = user_id in await _participants(session, schedule)
+        if asked[request.schedule_id]:
+            found.append(request)
+            if len(found) >= limit:
+                break
+    return found

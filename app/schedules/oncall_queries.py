@@ -22,7 +22,9 @@ from app.schedules.oncall import (
     MAX_WINDOW,
     Assignment,
     CoveredSource,
+    Layer,
     OnCall,
+    ScheduleSpec,
     Shift,
     final_schedule,
     gaps,
@@ -205,6 +207,48 @@ async def final_shifts(
     )
 
 
+async def layer_shifts(
+    session: AsyncSession, schedule_id: int, start: datetime, end: datetime
+) -> list[schemas.LayerShiftsOut]:
+    """What each layer would put on call over the window on its own, before priorities and
+    overrides decide the final schedule (a schedule page draws one row per layer).
+
+    Every layer with a version in force somewhere in the window is listed, highest priority
+    first; a layer's versions never overlap, so each is computed as a schedule of its own.
+    """
+    start, end = check_window(start, end)
+    loaded = await _loaded(session, schedule_id)
+    spec = loaded.compiled.spec
+    versions: dict[int, list[Layer]] = {}
+    for layer in spec.layers:
+        versions.setdefault(layer.layer_id, []).append(layer)
+    found = {
+        layer_id: final_schedule(ScheduleSpec(spec.time_zone, tuple(layers), ()), start, end)
+        for layer_id, layers in versions.items()
+    }
+    users = await people(
+        session, {u for shifts in found.values() for u in _people_in_shifts(shifts)}
+    )
+    answers = [
+        schemas.LayerShiftsOut(
+            layer_id=layer_id,
+            name=_source_name(loaded, "layer", layer_id),
+            # The latest version's priority: the one the layer has now, or had last.
+            priority=versions[layer_id][-1].priority,
+            shifts=[_shift_out(loaded, shift, users) for shift in shifts],
+        )
+        for layer_id, shifts in found.items()
+        if shifts or any(_in_force(layer, start, end) for layer in versions[layer_id])
+    ]
+    return sorted(answers, key=lambda answer: (-answer.priority, answer.layer_id))
+
+
+def _in_force(layer: Layer, start: datetime, end: datetime) -> bool:
+    """Whether the layer version is active at some point of ``[start, end)``."""
+    active_from = max(layer.anchor, layer.active_from or layer.anchor)
+    return active_from < end and (layer.active_until is None or layer.active_until > start)
+
+
 async def coverage_gaps(
     session: AsyncSession, schedule_id: int, start: datetime, end: datetime
 ) -> schemas.GapsOut:
@@ -272,27 +316,31 @@ async def person_kinds(
     a payments rotation without a team is counted as payments counts.
     """
     ids = set(user_ids)
+    memberships = await _membership_kinds(session, ids)
+    return {user_id: _kind(memberships.get(user_id), fallback.get(user_id)) for user_id in ids}
+
+
+async def _membership_kinds(session: AsyncSession, user_ids: set[int]) -> dict[int, set[str]]:
+    """The kinds of the teams each person belongs to."""
+    if not user_ids:
+        return {}
     rows = (
-        (
-            await session.execute(
-                select(TeamMembership.user_id, Team.kind)
-                .join(Team, Team.id == TeamMembership.team_id)
-                .where(TeamMembership.user_id.in_(ids))
-            )
-        ).all()
-        if ids
-        else []
-    )
+        await session.execute(
+            select(TeamMembership.user_id, Team.kind)
+            .join(Team, Team.id == TeamMembership.team_id)
+            .where(TeamMembership.user_id.in_(user_ids))
+        )
+    ).all()
     kinds: dict[int, set[str]] = {}
     for user_id, kind in rows:
         kinds.setdefault(user_id, set()).add(TeamKind(kind).value)
-    return {user_id: _kind(kinds.get(user_id), fallback.get(user_id)) for user_id in ids}
+    return kinds
 
 
 def _kind(team_kinds: set[str] | None, fallback: str | None) -> str:
     if not team_kinds:
         return fallback or "mixed"
-    return team_kinds.pop() if len(team_kinds) == 1 else "mixed"
+    return next(iter(team_kinds)) if len(team_kinds) == 1 else "mixed"
 
 
 async def pager_load(
@@ -314,38 +362,101 @@ async def pager_load(
     for schedule_id in schedule_ids:
         if schedule_id not in loaded:
             raise NotFound(f"schedule {schedule_id} not found")
-    shifts: list[Shift] = []
-    owner_kind: dict[int, str] = {}
-    team_kinds = dict((await session.execute(select(Team.id, Team.kind))).all())
-    for entry in loaded.values():
-        found = final_schedule(entry.compiled, start, end)
-        shifts += found
-        for shift in found:
-            owner_kind.setdefault(shift.user_id, TeamKind(team_kinds[entry.team_id]).value)
-    users = await people(session, {s.user_id for s in shifts})
-    kinds = await person_kinds(session, users, fallback=owner_kind)
-    report = load_by_person(shifts, {u.id: u.time_zone for u in users.values()}, kinds)
-    return schemas.LoadOut(
-        schedule_ids=list(loaded),
-        start=start,
-        end=end,
-        total_hours=report.total_hours,
-        dev_share=report.dev_share,
-        ops_share=report.ops_share,
-        mixed_share=report.mixed_share,
-        people=[
-            schemas.PersonLoadOut(
-                user_id=p.user_id,
-                name=users[p.user_id].name,
-                time_zone=users[p.user_id].time_zone,
-                kind=kinds[p.user_id],
-                business_hours=p.business_hours,
-                evening_hours=p.evening_hours,
-                night_hours=p.night_hours,
-                weekend_hours=p.weekend_hours,
-                total_hours=p.total_hours,
-                shadow_hours=p.shadow_hours,
-            )
-            for p in report.people
-        ],
-    )
+    window = await _LoadWindow.read(session, loaded, start, end)
+    return window.report(list(loaded))
+
+
+async def pager_load_by_team(
+    session: AsyncSession, start: datetime, end: datetime
+) -> tuple[schemas.LoadOut, dict[int, schemas.LoadOut]]:
+    """The load over every schedule, and over each team's schedules: what ``pager_load`` says
+    for each, from one look at the schedules and the people (the pager-load page shows both)."""
+    start, end = check_window(start, end)
+    schedule_ids = list(await session.scalars(select(Schedule.id).order_by(Schedule.id)))
+    loaded = await repository.loaded_schedules(session, schedule_ids)
+    window = await _LoadWindow.read(session, loaded, start, end)
+    by_team: dict[int, list[int]] = {}
+    for schedule_id, entry in loaded.items():
+        by_team.setdefault(entry.team_id, []).append(schedule_id)
+    everyone = window.report(list(loaded))
+    return everyone, {team_id: window.report(ids) for team_id, ids in by_team.items()}
+
+
+class _LoadWindow:
+    """A window's final schedules and the people on them, read once, reported for any subset
+    of the schedules."""
+
+    def __init__(
+        self,
+        loaded: Mapping[int, LoadedSchedule],
+        shifts: dict[int, list[Shift]],
+        team_kinds: dict[int, str],
+        users: Mapping[int, User],
+        memberships: dict[int, set[str]],
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        self.loaded = loaded
+        self.shifts = shifts
+        self.team_kinds = team_kinds
+        self.users = users
+        self.memberships = memberships
+        self.start = start
+        self.end = end
+
+    @classmethod
+    async def read(
+        cls,
+        session: AsyncSession,
+        loaded: Mapping[int, LoadedSchedule],
+        start: datetime,
+        end: datetime,
+    ) -> _LoadWindow:
+        shifts = {sid: final_schedule(e.compiled, start, end) for sid, e in loaded.items()}
+        team_kinds = {
+            team_id: TeamKind(kind).value
+            for team_id, kind in (await session.execute(select(Team.id, Team.kind))).all()
+        }
+        users = await people(session, {s.user_id for found in shifts.values() for s in found})
+        memberships = await _membership_kinds(session, set(users))
+        return cls(loaded, shifts, team_kinds, users, memberships, start, end)
+
+    def report(self, schedule_ids: Sequence[int]) -> schemas.LoadOut:
+        shifts: list[Shift] = []
+        owner_kind: dict[int, str] = {}
+        for schedule_id in schedule_ids:
+            found = self.shifts[schedule_id]
+            shifts += found
+            team_kind = self.team_kinds[self.loaded[schedule_id].team_id]
+            for shift in found:
+                owner_kind.setdefault(shift.user_id, team_kind)
+        users = {s.user_id: self.users[s.user_id] for s in shifts if s.user_id in self.users}
+        kinds = {
+            user_id: _kind(self.memberships.get(user_id), owner_kind.get(user_id))
+            for user_id in users
+        }
+        report = load_by_person(shifts, {u.id: u.time_zone for u in users.values()}, kinds)
+        return schemas.LoadOut(
+            schedule_ids=list(schedule_ids),
+            start=self.start,
+            end=self.end,
+            total_hours=report.total_hours,
+            dev_share=report.dev_share,
+            ops_share=report.ops_share,
+            mixed_share=report.mixed_share,
+            people=[
+                schemas.PersonLoadOut(
+                    user_id=p.user_id,
+                    name=users[p.user_id].name,
+                    time_zone=users[p.user_id].time_zone,
+                    kind=kinds[p.user_id],
+                    business_hours=p.business_hours,
+                    evening_hours=p.evening_hours,
+                    night_hours=p.night_hours,
+                    weekend_hours=p.weekend_hours,
+                    total_hours=p.total_hours,
+                    shadow_hours=p.shadow_hours,
+                )
+                for p in report.people
+            ],
+        )

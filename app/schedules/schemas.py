@@ -418,6 +418,15 @@ class FinalScheduleOut(OutputModel):
     shifts: list[ShiftOut]
 
 
+class LayerShiftsOut(OutputModel):
+    """One layer's own rotation over a window, as if it were alone and nothing overrode it."""
+
+    layer_id: int
+    name: str
+    priority: int
+    shifts: list[ShiftOut]
+
+
 class GapOut(OutputModel):
     start: datetime
     end: datetime

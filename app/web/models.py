@@ -19,7 +19,7 @@ from app.core.db import Base, BigIntegerType, IntPK, str_enum
 class SignInMethod(StrEnum):
     MAGIC_LINK = "magic-link"
     API_TOKEN = "api-token"  # noqa: S105 - a way of signing in, not a secret
-    # OpenID Connect single sign-on (not built yet): its sessions are rows like the others.
+    # OpenID Connect single sign-on: its sessions are rows like the others.
     OIDC = "oidc"
 
 

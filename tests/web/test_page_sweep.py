@@ -21,7 +21,14 @@ from tests.web.conftest import SignIn
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # The only pages for someone not signed in.
-SIGN_IN_PAGES = {"/sign-in", "/sign-in/email", "/sign-in/link", "/sign-in/token"}
+SIGN_IN_PAGES = {
+    "/sign-in",
+    "/sign-in/email",
+    "/sign-in/link",
+    "/sign-in/token",
+    "/sign-in/oidc",
+    "/sign-in/oidc/callback",
+}
 
 
 def _page_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:

@@ -2,9 +2,24 @@
 
 from fastapi import APIRouter
 
-from app.web.routes import oncall, sign_in
+from app.web.routes import (
+    incidents,
+    me,
+    oncall,
+    pager_load,
+    people,
+    schedules,
+    services,
+    sign_in,
+)
 
 ROUTERS: list[APIRouter] = [
     sign_in.router,
     oncall.router,
+    incidents.router,
+    services.router,
+    pager_load.router,
+    people.router,
+    schedules.router,
+    me.router,
 ]

@@ -1,11 +1,13 @@
-"""Signing in and out: ``/sign-in`` (an e-mailed link, or a pasted API token), the link's
-page, and ``/sign-out``. The only pages open to nobody-signed-in; they take ``VisitorDep``."""
+"""Signing in and out: ``/sign-in`` (an e-mailed link, a pasted API token, or single sign-on
+with OpenID Connect), the link's page, and ``/sign-out``. The only pages open to
+nobody-signed-in; they take ``VisitorDep``."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import TokenResolver
 from app.core.authguard import Credential, auth_guard, source_address
-from app.core.errors import RateLimited, Unauthenticated
+from app.core.errors import NotFound, RateLimited, Unauthenticated
 from app.core.session import DbSession
 from app.notify.base import Notifier, OutboundMessage
+from app.people import service as people_service
 from app.people.models import ApiToken, User
-from app.web import magic_links, sessions
+from app.web import magic_links, oidc, sessions
 from app.web.auth import (
     VisitorDep,
     WebReader,
@@ -59,15 +62,28 @@ def _sign_in_page(
             "next_path": next_path,
             "notice": notice,
             "error": error,
-            # Which form the error is about ("email" or "token"), to show it beside that form.
+            # Which form the error is about ("email", "token" or "sso"), to show it beside it.
             "error_form": error_form,
             "link_minutes": int(web_context(request).link_lifetime.total_seconds() // 60),
-            # Single sign-on buttons (OpenID Connect): none configured yet.
-            "single_sign_on": [],
+            "single_sign_on": _single_sign_on(request, next_path),
         },
         status_code=status_code,
         headers=headers,
     )
+
+
+def _single_sign_on(request: Request, next_path: str) -> list[dict[str, str]]:
+    """The single sign-on buttons: one when OpenID Connect is configured, else none."""
+    client = oidc.oidc_client(request)
+    if client is None:
+        return []
+    query = f"?{urlencode({'next': next_path})}" if next_path != HOME else ""
+    return [
+        {
+            "label": f"Sign in with {client.config.display_name}",
+            "path": oidc.START_PATH + query,
+        }
+    ]
 
 
 async def _open_session(
@@ -259,6 +275,78 @@ async def sign_in_with_token(
         request, session, principal.user_id, SignInMethod.API_TOKEN, api_token
     )
     return _signed_in_redirect(request, opened, destination)
+
+
+# ------------------------------------------------------------------- by single sign-on (OIDC)
+
+
+def _configured_oidc(request: Request) -> oidc.OidcClient:
+    client = oidc.oidc_client(request)
+    if client is None:
+        raise NotFound("single sign-on is not configured on this Baton")
+    return client
+
+
+def _forget_oidc_flow(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        oidc.FLOW_COOKIE,
+        path=oidc.FLOW_COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=web_context(request).secure_cookies,
+    )
+
+
+@router.get(oidc.START_PATH)
+async def start_single_sign_on(
+    request: Request, visitor: VisitorDep, next_path: NextQuery = None
+) -> Response:
+    client = _configured_oidc(request)
+    destination = safe_next(next_path)
+    try:
+        started = await client.start(destination)
+    except oidc.ProviderUnavailable as exc:
+        return _sign_in_page(
+            request, destination, error=exc.detail, error_form="sso", status_code=exc.status_code
+        )
+    response = RedirectResponse(started.authorization_url, status_code=303)
+    # SameSite=Lax: the provider's redirect back is a top-level GET, which carries it.
+    response.set_cookie(
+        oidc.FLOW_COOKIE,
+        started.cookie_value,
+        max_age=oidc.FLOW_SECONDS,
+        path=oidc.FLOW_COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=web_context(request).secure_cookies,
+    )
+    return response
+
+
+@router.get(oidc.CALLBACK_PATH)
+async def finish_single_sign_on(
+    request: Request, visitor: VisitorDep, session: DbSession
+) -> Response:
+    client = _configured_oidc(request)
+    try:
+        identity = await client.finish(
+            request.cookies.get(oidc.FLOW_COOKIE), dict(request.query_params)
+        )
+        # Matched by e-mail; nobody gets an account by signing in.
+        user = await people_service.get_user_by_email(session, identity.email)
+        if user is None:
+            raise oidc.UnknownUser(identity.email)
+    except (oidc.SingleSignOnRefused, oidc.UnknownUser, oidc.ProviderUnavailable) as exc:
+        refused = _sign_in_page(
+            request, HOME, error=exc.detail, error_form="sso", status_code=exc.status_code
+        )
+        # A flow is answered once: the same callback again finds no flow.
+        _forget_oidc_flow(request, refused)
+        return refused
+    opened = await _open_session(request, session, user.id, SignInMethod.OIDC)
+    response = _signed_in_redirect(request, opened, identity.next_path)
+    _forget_oidc_flow(request, response)
+    return response
 
 
 # -------------------------------------------------------------------------------- sign out
