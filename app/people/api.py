@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -9,20 +8,11 @@ from app.core.auth import AdminOnly, Reader, Role, Writer
 from app.core.pagination import PageQuery
 from app.core.schemas import Id, Page
 from app.core.session import DbSession, SettingsDep
-from app.core.settings import Settings
 from app.people import schemas, service
 from app.people.masking import address_for
 from app.people.models import TeamKind
 
 router = APIRouter(prefix="/api/v1", tags=["people"])
-
-
-def _verification_policy(settings: Settings) -> service.VerificationPolicy:
-    return service.VerificationPolicy(
-        code_ttl=timedelta(minutes=settings.verification_code_ttl_minutes),
-        max_attempts=settings.verification_max_attempts,
-        resend_interval=timedelta(seconds=settings.verification_resend_seconds),
-    )
 
 
 def _send_verification(request: Request) -> service.SendVerification:
@@ -163,7 +153,7 @@ async def send_verification(
         user_id,
         method_id,
         send=_send_verification(request),
-        policy=_verification_policy(settings),
+        policy=service.VerificationPolicy.from_settings(settings),
     )
     assert method.verification_expires_at is not None
     return schemas.VerificationSent(
@@ -186,7 +176,12 @@ async def confirm_verification(
     body: schemas.VerificationConfirm,
 ) -> schemas.ContactMethodOut:
     method = await service.confirm_verification(
-        session, principal, user_id, method_id, body.code, policy=_verification_policy(settings)
+        session,
+        principal,
+        user_id,
+        method_id,
+        body.code,
+        policy=service.VerificationPolicy.from_settings(settings),
     )
     return schemas.ContactMethodOut.model_validate(method)
 

@@ -21,6 +21,7 @@ from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLim
 from app.core.outbound import ensure_url_allowed
 from app.core.pagination import PageParams, paginate
 from app.core.security import display_prefix, hash_secret, new_secret, numeric_code
+from app.core.settings import Settings
 from app.core.textsearch import contains_text
 from app.people import schemas
 from app.people.models import (
@@ -557,6 +558,15 @@ class VerificationPolicy:
     code_ttl: timedelta
     max_attempts: int
     resend_interval: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VerificationPolicy:
+        """As the operator configured it (the API's and the pages' contact-method routes)."""
+        return cls(
+            code_ttl=timedelta(minutes=settings.verification_code_ttl_minutes),
+            max_attempts=settings.verification_max_attempts,
+            resend_interval=timedelta(seconds=settings.verification_resend_seconds),
+        )
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 from fastapi import APIRouter
 
 from app.web.routes import (
+    home,
     incidents,
     me,
-    oncall,
     pager_load,
     people,
     schedules,
@@ -15,7 +15,7 @@ from app.web.routes import (
 
 ROUTERS: list[APIRouter] = [
     sign_in.router,
-    oncall.router,
+    home.router,
     incidents.router,
     services.router,
     pager_load.router,

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import Conflict, InvalidInput
 from app.core.pagination import PageParams
 from app.core.session import DbSession, SettingsDep
-from app.core.settings import Settings
 from app.notify import self_service
 from app.people import ladders
 from app.people import schemas as people_schemas
@@ -434,15 +433,6 @@ async def revoke_calendar_link(signed_in: WebWriter, session: DbSession, feed_id
 # ------------------------------------------------------------------------- contact methods
 
 
-def _verification_policy(settings: Settings) -> people_service.VerificationPolicy:
-    # As the API's contact-method routes build it (people.api).
-    return people_service.VerificationPolicy(
-        code_ttl=timedelta(minutes=settings.verification_code_ttl_minutes),
-        max_attempts=settings.verification_max_attempts,
-        resend_interval=timedelta(seconds=settings.verification_resend_seconds),
-    )
-
-
 async def _contact_methods_page(
     request: Request,
     signed_in: SignedIn,
@@ -554,7 +544,7 @@ async def send_code(
         signed_in.viewer.id,
         method_id,
         send=request.app.state.send_verification,
-        policy=_verification_policy(settings),
+        policy=people_service.VerificationPolicy.from_settings(settings),
     )
     return _back_to_methods(f"method-{method_id}", sent=method_id)
 
@@ -585,7 +575,7 @@ async def verify_code(
             signed_in.viewer.id,
             method_id,
             code,
-            policy=_verification_policy(settings),
+            policy=people_service.VerificationPolicy.from_settings(settings),
         )
     except InvalidInput as exc:
         await _undo(session, exc)

@@ -16,11 +16,10 @@ from fastapi.responses import HTMLResponse
 
 from app.core.errors import InvalidInput
 from app.core.session import ClockDep, DbSession
-from app.people import service as people_service
 from app.schedules import oncall_queries
 from app.schedules.schemas import LoadOut
 from app.web.auth import WebReader
-from app.web.routes.services import every_page
+from app.web.listing import all_teams
 from app.web.templating import render
 
 router = APIRouter()
@@ -94,10 +93,7 @@ async def pager_load_page(
     end = _edge(to, zone, field="to", is_end=True) if to else now
     start = _edge(from_, zone, field="from", is_end=False) if from_ else end - DEFAULT_WINDOW
     everyone, by_team = await oncall_queries.pager_load_by_team(session, start, end)
-    teams = sorted(
-        await every_page(lambda page: people_service.list_teams(session, page)),
-        key=lambda t: t.name.lower(),
-    )
+    teams = await all_teams(session)
     team_loads = [
         TeamLoad(team.id, team.name, team.kind.value, by_team[team.id])
         for team in teams

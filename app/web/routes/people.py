@@ -19,7 +19,8 @@ from app.people import service as people_service
 from app.people.models import Team, TeamMembership, User
 from app.schedules import oncall_queries
 from app.web.auth import WebAdmin, WebReader
-from app.web.routes.services import every_page, form_text, validated
+from app.web.forms import form_text, validated
+from app.web.listing import all_teams, everyone
 from app.web.templating import render
 
 router = APIRouter()
@@ -71,22 +72,12 @@ def _memberships(
     ]
 
 
-async def _everyone(session: AsyncSession) -> list[User]:
-    users = await every_page(lambda page: people_service.list_users(session, page))
-    return sorted(users, key=lambda u: u.name.lower())
-
-
-async def _all_teams(session: AsyncSession) -> list[Team]:
-    teams = await every_page(lambda page: people_service.list_teams(session, page))
-    return sorted(teams, key=lambda t: t.name.lower())
-
-
 @router.get("/people")
 async def people_page(
     request: Request, signed_in: WebReader, session: DbSession, clock: ClockDep
 ) -> HTMLResponse:
-    users = await _everyone(session)
-    teams = await _all_teams(session)
+    users = await everyone(session)
+    teams = await all_teams(session)
     memberships = _memberships(
         await people_service.all_memberships(session),
         {t.id: t for t in teams},
@@ -129,7 +120,7 @@ async def team_page(
 ) -> HTMLResponse:
     team = await people_service.get_team(session, team_id)
     rows: Sequence[TeamMembership] = await people_service.list_members(session, team_id)
-    users = await _everyone(session)
+    users = await everyone(session)
     by_id = {u.id: u for u in users}
     members = sorted(
         _memberships(rows, {team.id: team}, by_id),

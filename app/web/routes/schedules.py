@@ -36,7 +36,8 @@ from app.schedules import service as schedules_service
 from app.schedules.models import CoverRequestState, Schedule
 from app.web import timefmt
 from app.web.auth import SignedIn, WebReader, WebWriter
-from app.web.routes.oncall import all_teams, every_page, team_filter
+from app.web.listing import all_teams, every_page
+from app.web.routes.home import team_filter
 from app.web.templating import is_htmx, render
 
 router = APIRouter()

@@ -5,14 +5,13 @@ services as the API, which decide who may (the owning team's members and admins)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import schemas as catalog_schemas
@@ -20,7 +19,6 @@ from app.catalog import service as catalog
 from app.catalog.models import Service, SupportModel, UrgencyRule
 from app.core.auth import Principal
 from app.core.errors import InvalidInput
-from app.core.pagination import MAX_LIMIT, PageParams
 from app.core.session import ClockDep, DbSession
 from app.escalation import schemas as escalation_schemas
 from app.escalation import service as escalation
@@ -33,47 +31,13 @@ from app.schedules import service as schedules_service
 from app.schedules.models import Schedule
 from app.schedules.schemas import OnCallOut
 from app.web.auth import WebReader, WebWriter
+from app.web.forms import form_text, validated
+from app.web.listing import all_teams, every_page
 from app.web.templating import render
 
 router = APIRouter()
 
 MAINTENANCE_NOW = timedelta(hours=1)
-
-Row = TypeVar("Row")
-Model = TypeVar("Model", bound=BaseModel)
-
-
-# ----------------------------------------------------------------- shared by the page modules
-
-
-async def every_page(
-    fetch: Callable[[PageParams], Awaitable[tuple[Sequence[Row], str | None]]],
-) -> list[Row]:
-    """Every row of a paginated service listing (the pages show whole directories)."""
-    rows: list[Row] = []
-    after: int | None = None
-    while True:
-        found, cursor = await fetch(PageParams(limit=MAX_LIMIT, after_id=after))
-        rows.extend(found)
-        if cursor is None or not found:
-            return rows
-        after = getattr(found[-1], "id")  # noqa: B009 - every paginated row has an id
-
-
-def validated(model: type[Model], data: Mapping[str, Any]) -> Model:
-    """A form's fields as the API's request model, refused with the API's kind of message."""
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(["body", *(str(part) for part in first.get("loc", ()))])
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise InvalidInput(f"{where}: {first['msg']}{more}", field=where) from None
-
-
-def form_text(form: Mapping[str, Any], name: str) -> str:
-    value = form.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
 
 
 # ------------------------------------------------------------------------- what pages show
@@ -101,7 +65,7 @@ async def _names(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, Us
 
 
 async def _teams(session: AsyncSession) -> dict[int, Team]:
-    teams = await every_page(lambda page: people_service.list_teams(session, page))
+    teams = await all_teams(session)
     return {team.id: team for team in teams}
 
 

@@ -10,7 +10,7 @@ the people it names directly.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -21,16 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog import service as catalog_service
 from app.catalog.models import Service
 from app.core.errors import InvalidInput
-from app.core.pagination import MAX_LIMIT, PageParams, decode_cursor
 from app.core.session import ClockDep, DbSession
 from app.escalation import service as escalation_service
 from app.escalation.policy import PolicySnapshot
-from app.people import service as people_service
-from app.people.models import Team
 from app.schedules import oncall_queries
 from app.schedules import service as schedules_service
 from app.schedules.schemas import NextShiftOut, OnCallOut
 from app.web.auth import Viewer, WebReader
+from app.web.listing import all_teams, every_page
 from app.web.templating import render
 
 router = APIRouter()
@@ -40,20 +38,6 @@ T = TypeVar("T")
 TeamQuery = Annotated[str | None, Query(max_length=20, description="A team's id; empty: all")]
 
 
-async def every_page(
-    fetch: Callable[[PageParams], Awaitable[tuple[Sequence[T], str | None]]],
-) -> list[T]:
-    """Every item of a paginated service listing, page after page."""
-    items: list[T] = []
-    after: int | None = None
-    while True:
-        page, cursor = await fetch(PageParams(limit=MAX_LIMIT, after_id=after))
-        items.extend(page)
-        if cursor is None or not page:
-            return items
-        after = decode_cursor(cursor)
-
-
 def team_filter(value: str | None) -> int | None:
     """The ``team`` query parameter: empty (the "All teams" choice) or a team's id."""
     if value is None or not value.strip():
@@ -61,11 +45,6 @@ def team_filter(value: str | None) -> int | None:
     if not value.strip().isdigit():
         raise InvalidInput("team must be a team's id", field="query.team")
     return int(value.strip())
-
-
-async def all_teams(session: AsyncSession) -> list[Team]:
-    teams = await every_page(lambda page: people_service.list_teams(session, page))
-    return sorted(teams, key=lambda team: team.name.lower())
 
 
 @dataclass(frozen=True)
