@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import os
+import re
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -351,8 +354,15 @@ def audit(
 # ------------------------------------------------------------------- incidents, through the API
 
 
+class ApiError(click.ClickException):
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient  # unreachable, or a 5xx: asking again later may work
+
+
 def _api_call(method: str, path: str, url: str | None, token: str | None, **kwargs: Any) -> Any:
-    """Incident commands go through the HTTP API, as the person whose token is used."""
+    """Incident and deploy commands go through the HTTP API, as the person whose token is
+    used."""
     base = (url or _settings().public_url).rstrip("/")
     if not token:
         raise click.ClickException("an API token is needed: --token or BATON_TOKEN")
@@ -361,17 +371,18 @@ def _api_call(method: str, path: str, url: str | None, token: str | None, **kwar
             method,
             f"{base}{path}",
             timeout=30,
-            headers={"Authorization": f"Bearer {token}"},
+            # The user agent tells Baton a deploy came from this command (its source: cli).
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "baton-cli"},
             **kwargs,
         )
     except httpx.HTTPError as exc:
-        raise click.ClickException(f"cannot reach Baton at {base}: {exc}") from None
+        raise ApiError(f"cannot reach Baton at {base}: {exc}", transient=True) from None
     if response.status_code >= 400:
         try:
             detail = response.json().get("detail", response.text)
         except ValueError:
             detail = response.text
-        raise click.ClickException(f"{response.status_code}: {detail}")
+        raise ApiError(f"{response.status_code}: {detail}", transient=response.status_code >= 500)
     return response.json() if response.content else None
 
 
@@ -439,6 +450,227 @@ def resolve(incident_id: int, note: str, url: str | None, token: str | None) -> 
             )
         )
     )
+
+
+# ------------------------------------------------------------------- deploys, through the API
+
+_DEPLOY_STATUSES = ("started", "succeeded", "failed", "rolled_back")
+_DURATION_PART = re.compile(r"(\d+)([smh])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``10m``, ``1h`` or sums of them (``1h30m``), in seconds."""
+    cleaned = text.strip().lower()
+    parts = _DURATION_PART.findall(cleaned)
+    if not cleaned or "".join(n + u for n, u in parts) != cleaned:
+        raise ValueError(f"{text!r} is not a duration like 30s, 10m or 1h")
+    return float(sum(int(n) * _UNIT_SECONDS[u] for n, u in parts))
+
+
+class _Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class WatchClock:
+    """How ``baton deploy watch`` tells time and waits; tests hand in one that only pretends,
+    as the click context's ``obj`` (``CliRunner().invoke(main, ..., obj=clock)``)."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class WatchError(click.ClickException):
+    """The watch could not get a verdict: a pipeline must tell this from "suspect" (1)."""
+
+    exit_code = 2
+
+
+def _deploy_line(deployment: dict[str, Any]) -> str:
+    """The id first, so a script takes it with ``cut -d' ' -f1``."""
+    line = (
+        f"{deployment['id']} {deployment['service_name']} {deployment['version']} "
+        f"{deployment['status']}"
+    )
+    return f"{line} in {deployment['environment']}" if deployment["environment"] else line
+
+
+def _service_reference(service: str) -> str | int:
+    return int(service) if service.isdigit() else service
+
+
+@main.group(
+    invoke_without_command=True,
+    help="Record a deploy (baton deploy --service S --version V), or follow one: "
+    "`baton deploy watch ID` is a gate for a pipeline, `baton deploy finish ID` reports how it "
+    "ended. The deploy's id is the first word printed.",
+)
+@click.option("--service", default=None, help="The service's name (or id).")
+@click.option("--version", "version_", default=None, help="What was deployed: a tag, a build.")
+@click.option("--commit", "commit_sha", default="", help="The commit SHA.")
+@click.option(
+    "--status",
+    type=click.Choice(_DEPLOY_STATUSES),
+    default="succeeded",
+    show_default=True,
+    help="`started` opens a deploy that `baton deploy finish` ends.",
+)
+@click.option("--environment", default="", help="production, staging, ... (empty: unnamed).")
+@click.option("--deployer", default="", help="Who deployed: a Baton user's e-mail, or a name.")
+@click.option(
+    "--external-id",
+    default=None,
+    help="The pipeline's id for this deploy (e.g. the run id): sending it again changes nothing.",
+)
+@click.option("--summary", default="", help="One line on what changed.")
+@click.option("--repository-url", default="", help="The repository the commit is in.")
+@click.option("--link", "links", multiple=True, help="A URL to show with the deploy (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print Baton's answer as JSON.")
+@_url_option
+@_token_option
+@click.pass_context
+def deploy(
+    ctx: click.Context,
+    service: str | None,
+    version_: str | None,
+    commit_sha: str,
+    status: str,
+    environment: str,
+    deployer: str,
+    external_id: str | None,
+    summary: str,
+    repository_url: str,
+    links: tuple[str, ...],
+    as_json: bool,
+    url: str | None,
+    token: str | None,
+) -> None:
+    if ctx.invoked_subcommand is not None:
+        if service is not None or version_ is not None:
+            raise click.UsageError(
+                f"--service and --version record a deploy; `{ctx.invoked_subcommand}` takes none"
+            )
+        return
+    if service is None or version_ is None:
+        raise click.UsageError(
+            "recording a deploy needs --service and --version "
+            "(or a command: `baton deploy watch ID`, `baton deploy finish ID`)"
+        )
+    body: dict[str, Any] = {
+        "service": _service_reference(service),
+        "version": version_,
+        "status": status,
+        "environment": environment,
+        "deployer": deployer,
+        "summary": summary,
+        "commit_sha": commit_sha,
+        "repository_url": repository_url,
+        "links": [{"href": link} for link in links],
+    }
+    if external_id is not None:
+        body["external_id"] = external_id
+    made = _api_call("POST", "/api/v1/deployments", url, token, json=body)
+    click.echo(json.dumps(made) if as_json else _deploy_line(made))
+
+
+@deploy.command("finish", help="Report how a started deploy ended.")
+@click.argument("deployment_id", type=int)
+@click.option(
+    "--status", type=click.Choice(_DEPLOY_STATUSES[1:]), default="succeeded", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print Baton's answer as JSON.")
+@_url_option
+@_token_option
+def deploy_finish(
+    deployment_id: int, status: str, as_json: bool, url: str | None, token: str | None
+) -> None:
+    done = _api_call(
+        "PATCH", f"/api/v1/deployments/{deployment_id}", url, token, json={"status": status}
+    )
+    click.echo(json.dumps(done) if as_json else _deploy_line(done))
+
+
+def _verdict_report(deployment_id: int, answer: dict[str, Any]) -> list[str]:
+    lines = [f"deploy {deployment_id}: {answer['verdict']}"]
+    for incident in answer["incidents"]:
+        lines.append(
+            f"  #{incident['incident_id']:<6} {incident['state']:<12} {incident['verdict']:<9} "
+            f"{incident['minutes_after_deploy']} min after the deploy  {incident['title']}"
+        )
+    return lines
+
+
+@deploy.command(
+    "watch",
+    help="Wait while the pager watches a deploy: exit 1 as soon as an incident makes it suspect "
+    "(or it failed), 0 if it is still clean after --for (or when its watch window closes), "
+    "2 if Baton cannot say.",
+)
+@click.argument("deployment_id", type=int)
+@click.option(
+    "--for", "period", type=_Duration(), required=True, help="How long to watch: 30s, 10m, 1h."
+)
+@click.option(
+    "--interval", type=_Duration(), default="15s", show_default=True, help="Time between checks."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the last verdict as JSON.")
+@_url_option
+@_token_option
+@click.pass_context
+def deploy_watch(
+    ctx: click.Context,
+    deployment_id: int,
+    period: float,
+    interval: float,
+    as_json: bool,
+    url: str | None,
+    token: str | None,
+) -> None:
+    if interval < 1:
+        raise click.BadParameter("at least 1s", param_hint="--interval")
+    clock = ctx.obj if isinstance(ctx.obj, WatchClock) else WatchClock()
+    deadline = clock.monotonic() + period
+    path = f"/api/v1/deployments/{deployment_id}/verdict"
+    checked = False
+    while True:
+        try:
+            answer = _api_call("GET", path, url, token)
+        except click.ClickException as exc:
+            # A wrong id or token ends the watch at once; Baton being briefly unreachable (or
+            # restarting behind a proxy) after a first answer does not, while time is left.
+            transient = isinstance(exc, ApiError) and exc.transient
+            if not checked or not transient or clock.monotonic() >= deadline:
+                raise WatchError(exc.message) from None
+            click.echo(f"deploy {deployment_id}: {exc.message}; trying again", err=True)
+        else:
+            checked = True
+            if answer["verdict"] != "clean":
+                _print_verdict(deployment_id, answer, as_json)
+                ctx.exit(1)
+            if clock.monotonic() >= deadline or not answer["watching"]:
+                _print_verdict(deployment_id, answer, as_json)
+                return
+            click.echo(f"deploy {deployment_id}: clean so far", err=True)
+        clock.sleep(max(0.0, min(interval, deadline - clock.monotonic())))
+
+
+def _print_verdict(deployment_id: int, answer: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(answer))
+    else:
+        for line in _verdict_report(deployment_id, answer):
+            click.echo(line)
 
 
 if __name__ == "__main__":

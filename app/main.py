@@ -31,6 +31,7 @@ from app.core.migrations import head_revision
 from app.core.ratelimit import RateLimit
 from app.core.schemas import ERROR_RESPONSES
 from app.core.settings import Environment, Settings, load_settings
+from app.deploys.api import router as deploys_router
 from app.engine.scheduler import Engine, EngineIntervals
 from app.escalation.api import router as escalation_router
 from app.incidents.api import router as incidents_router
@@ -64,6 +65,7 @@ MAX_BODY_BYTES = 1024 * 1024
 # by every sender's retry) and the health checks come first.
 ROUTERS: list[APIRouter] = [
     integrations_router,
+    deploys_router,
     health_router,
     incidents_router,
     people_router,
@@ -253,6 +255,7 @@ def _build_engine(
         intervals=EngineIntervals(dispatch_seconds=tick, escalation_seconds=tick),
         extra_jobs=slack_engine_jobs(db, notifier),
         audit_retention=timedelta(days=settings.audit_retention_days),
+        incident_retention=timedelta(days=settings.incident_retention_days),
     )
 
 

@@ -3,6 +3,7 @@
 from app.alerts import models as alert_models
 from app.audit import models as audit_models
 from app.catalog import models as catalog_models
+from app.deploys import models as deploy_models
 from app.escalation import models as escalation_models
 from app.incidents import models as incident_models
 from app.integrations import models as integration_models
@@ -19,6 +20,7 @@ __all__ = [
     "audit_models",
     "catalog_models",
     "channel_models",
+    "deploy_models",
     "escalation_models",
     "incident_models",
     "integration_models",

@@ -13,10 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import service as alerts
 from app.catalog import history as service_history
+from app.deploys import api as deploys_api
+from app.deploys import service as deploys
+from app.deploys import subscribers as deploy_subscribers
 from app.incidents import api as incidents_api
 from app.incidents import counters
 from app.incidents import history as incident_history
+from app.incidents import service as incidents
 from app.incidents.subscribers import subscribe
+from app.integrations import deploy_keys
 from app.integrations.slack import incident_updates as slack_updates
 from app.integrations.slack import modals as slack_app
 from app.integrations.twilio import reply_codes
@@ -35,6 +40,7 @@ def wire() -> None:
     subscribe("slack.message_updates", slack_updates.update_slack_messages)
     subscribe("notify.webhook_updates", updates.tell_webhooks)
     subscribe("notify.exhausted", notify.tell_exhausted)
+    subscribe("deploys.judgements", deploy_subscribers.follow_deploy_judgements)
     subscribe("incidents.counters", counters.count)
     # SMS pages get their reply codes ("4a") when their outbox rows are flushed.
     reply_codes.install()
@@ -46,6 +52,10 @@ def wire() -> None:
     service_history.INCIDENT_COUNT.install(incident_history.count_for_service)
     # The incident detail lists its alerts; the incidents ask the alerts.
     incidents_api.INCIDENT_ALERTS.install(alerts.alerts_by_incident)
+    # A new incident names the deploy it opened after; the incidents ask the deploys.
+    incidents.NEARBY_DEPLOY.install(deploys.nearby)
+    # Deploys may be reported with a service's integration key; the integrations own the keys.
+    deploys_api.INTEGRATION_KEY_SERVICE.install(deploy_keys.service_of_key)
 
 
 async def _queue_schedule_message(

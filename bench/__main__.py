@@ -21,6 +21,10 @@ BENCHMARKS = [
         [str(HERE / "bench_oncall_http.py"), "--database-url", PG],
     ),
     ("alert ingestion and paging, PostgreSQL", ["-m", "bench.bench_alerts"]),
+    (
+        "deploy watch cost of opening an incident, SQLite and PostgreSQL",
+        ["-m", "bench.bench_deploy_watch"],
+    ),
     ("web pages, demo and large organisation, PostgreSQL", ["-m", "bench.bench_web"]),
 ]
 

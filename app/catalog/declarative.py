@@ -1,16 +1,31 @@
-"""``baton apply`` for services: owner team, escalation policy, support model, runbook."""
+"""``baton apply`` for services: owner team, escalation policy, support model, runbook, the
+deploy watch. Deploys themselves are what CI/CD reports at run time, never configuration."""
 
 from __future__ import annotations
 
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import history
-from app.catalog.models import Service, SupportModel, UrgencyRule
-from app.catalog.schemas import FallbackChannel, FallbackEmail, Labels, RunbookUrl, ServiceName
+from app.catalog.models import (
+    DEFAULT_DEPLOY_WATCH_MINUTES,
+    DeployerNotice,
+    Service,
+    SupportModel,
+    UrgencyRule,
+)
+from app.catalog.schemas import (
+    DeployWatchMinutes,
+    FallbackChannel,
+    FallbackEmail,
+    Labels,
+    RunbookUrl,
+    ServiceName,
+    WatchedEnvironments,
+)
 from app.catalog.service import get_service_by_name
 from app.core.declarative import Action, ApplyReport, UnknownReference, assign
 from app.escalation.service import get_policy_by_name
@@ -31,6 +46,15 @@ class ServiceSpec(BaseModel):
     ack_timeout_minutes: int | None = Field(default=None, ge=1, le=10080)
     fallback_email: FallbackEmail = ""
     fallback_slack_channel: FallbackChannel = ""
+    deploy_watch_minutes: DeployWatchMinutes = DEFAULT_DEPLOY_WATCH_MINUTES
+    deployer_notice: DeployerNotice = DeployerNotice.NOTIFY
+    deploy_watch_environments: WatchedEnvironments = Field(default_factory=list)
+
+    @field_validator("deployer_notice", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted `off` as false; the file meant the notice called off.
+        return DeployerNotice.OFF if value is False else value
 
 
 class CatalogSection(BaseModel):
@@ -75,6 +99,9 @@ async def apply_catalog(
             "ack_timeout_minutes": spec.ack_timeout_minutes,
             "fallback_email": spec.fallback_email,
             "fallback_slack_channel": spec.fallback_slack_channel,
+            "deploy_watch_minutes": spec.deploy_watch_minutes,
+            "deployer_notice": spec.deployer_notice,
+            "deploy_watch_environments": spec.deploy_watch_environments,
             "config_managed": True,
         }
         service = await get_service_by_name(session, spec.name)

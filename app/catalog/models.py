@@ -21,6 +21,17 @@ class UrgencyRule(StrEnum):
     SEVERITY = "severity"
 
 
+class DeployerNotice(StrEnum):
+    """What the person who deployed hears when an incident opens in their deploy's watch."""
+
+    OFF = "off"
+    NOTIFY = "notify"  # an FYI on their own low-urgency rules; never escalates
+    PAGE = "page"  # added to the incident as a responder and paged
+
+
+DEFAULT_DEPLOY_WATCH_MINUTES = 30
+
+
 class Service(TimestampMixin, Base):
     __tablename__ = "services"
     __table_args__ = (
@@ -28,6 +39,10 @@ class Service(TimestampMixin, Base):
             "ack_timeout_minutes IS NULL OR (ack_timeout_minutes >= 1 AND "
             "ack_timeout_minutes <= 10080)",
             name="ack_timeout_range",
+        ),
+        CheckConstraint(
+            "deploy_watch_minutes >= 0 AND deploy_watch_minutes <= 1440",
+            name="deploy_watch_range",
         ),
     )
 
@@ -55,6 +70,14 @@ class Service(TimestampMixin, Base):
     fallback_email: Mapped[str] = mapped_column(String(320), default="")
     fallback_slack_channel: Mapped[str] = mapped_column(String(80), default="")
     config_managed: Mapped[bool] = mapped_column(default=False)
+    # The deploy watch: an incident opening while a deploy runs, or this many minutes after it
+    # finished, names the deploy on its pages and tells its deployer.
+    deploy_watch_minutes: Mapped[int] = mapped_column(default=DEFAULT_DEPLOY_WATCH_MINUTES)
+    deployer_notice: Mapped[DeployerNotice] = mapped_column(
+        str_enum(DeployerNotice, 8), default=DeployerNotice.NOTIFY
+    )
+    # The environments whose deploys are watched; empty: every environment.
+    deploy_watch_environments: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
 
 class MaintenanceWindow(Base):

@@ -5,7 +5,12 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from app.catalog.models import SupportModel, UrgencyRule
+from app.catalog.models import (
+    DEFAULT_DEPLOY_WATCH_MINUTES,
+    DeployerNotice,
+    SupportModel,
+    UrgencyRule,
+)
 from app.core import validation
 from app.core.schemas import (
     EARLIEST_INSTANT,
@@ -28,6 +33,21 @@ Moment = Annotated[datetime, Field(ge=EARLIEST_INSTANT, lt=INSTANT_LIMIT)]
 FallbackEmail = Annotated[str, AfterValidator(lambda v: validation.email(v) if v else v)]
 FallbackChannel = Annotated[
     str, Field(max_length=80), AfterValidator(lambda v: validation.slack_channel(v) if v else v)
+]
+# A day at most: a longer watch would pin every incident of a busy service on some deploy.
+DeployWatchMinutes = Annotated[int, Field(ge=0, le=1440)]
+WatchedEnvironment = Annotated[
+    str, Field(min_length=1, max_length=100), AfterValidator(validation.plain_line)
+]
+
+
+def _distinct(environments: list[str]) -> list[str]:
+    return list(dict.fromkeys(environments))
+
+
+# The environments whose deploys the watch counts (empty: every environment).
+WatchedEnvironments = Annotated[
+    list[WatchedEnvironment], Field(max_length=20), AfterValidator(_distinct)
 ]
 
 
@@ -52,6 +72,9 @@ class ServiceCreate(InputModel):
     ack_timeout_minutes: int | None = Field(default=None, ge=1, le=10080)
     fallback_email: FallbackEmail = ""
     fallback_slack_channel: FallbackChannel = ""
+    deploy_watch_minutes: DeployWatchMinutes = DEFAULT_DEPLOY_WATCH_MINUTES
+    deployer_notice: DeployerNotice = DeployerNotice.NOTIFY
+    deploy_watch_environments: WatchedEnvironments = Field(default_factory=list)
 
 
 class ServiceUpdate(PatchModel):
@@ -68,6 +91,9 @@ class ServiceUpdate(PatchModel):
     ack_timeout_minutes: int | None = Field(default=None, ge=1, le=10080)
     fallback_email: FallbackEmail | None = None
     fallback_slack_channel: FallbackChannel | None = None
+    deploy_watch_minutes: DeployWatchMinutes | None = None
+    deployer_notice: DeployerNotice | None = None
+    deploy_watch_environments: WatchedEnvironments | None = None
 
 
 class ServiceOut(OutputModel):
@@ -85,6 +111,16 @@ class ServiceOut(OutputModel):
         description="Told when escalation runs out with nobody acknowledging (empty: global)."
     )
     fallback_slack_channel: str
+    deploy_watch_minutes: int = Field(
+        description="An incident opening while a deploy runs, or this many minutes after it "
+        "finished, names the deploy (0: only while it runs)."
+    )
+    deployer_notice: DeployerNotice = Field(
+        description="What the deployer hears of such an incident: off, notify (an FYI) or page."
+    )
+    deploy_watch_environments: list[str] = Field(
+        description="Only deploys to these environments are watched (empty: all)."
+    )
     in_maintenance: bool = False
     created_at: datetime
     updated_at: datetime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -44,14 +45,45 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_current_revision)
 
 
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """SQLite changes a table's constraints by copying it to a new table and dropping the old
+    one, and with foreign keys enforced that drop deletes every row that references it (ON
+    DELETE CASCADE): a migration of ``services`` would take the incidents with it. So foreign
+    keys are off while migrations run, outside their transaction (SQLite ignores the pragma
+    inside one), and checked before they are turned back on."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if on:
+            cursor.execute("PRAGMA foreign_key_check")
+            broken = cursor.fetchall()
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if broken:
+                raise RuntimeError(f"a migration left rows with broken references: {broken[:5]}")
+        else:
+            cursor.execute("PRAGMA foreign_keys = OFF")
+    finally:
+        cursor.close()
+
+
+async def _migrate(engine: AsyncEngine, run: Callable[[Config], None]) -> None:
+    async with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            await conn.run_sync(_sqlite_foreign_keys, False)
+        try:
+            async with conn.begin():
+                await conn.run_sync(lambda c: run(alembic_config(c)))
+        finally:
+            if sqlite:
+                await conn.run_sync(_sqlite_foreign_keys, True)
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
+    await _migrate(engine, lambda config: command.upgrade(config, revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), revision))
+    await _migrate(engine, lambda config: command.downgrade(config, revision))
 
 
 async def check(engine: AsyncEngine) -> None:

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     engine_tick_seconds: float = Field(default=1.0, gt=0, le=60)
     # Audit records (who changed which configuration) older than this are pruned by the engine.
     audit_retention_days: int = Field(default=400, ge=1, le=36_500)
+    # Deploys that started longer ago are deleted by the engine (unless an unresolved incident
+    # names one); incidents themselves are kept.
+    incident_retention_days: int = Field(default=730, ge=1, le=36_500)
 
     # Per integration key, per process: sustained requests per second and burst.
     integration_rate_per_second: float = Field(default=50.0, gt=0)

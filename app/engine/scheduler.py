@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from app.audit.service import prune as prune_audit_log
 from app.core.db import Database
 from app.core.metrics import ENGINE_JOB_ERRORS
+from app.deploys.retention import prune as prune_deploys
 from app.engine import jobs
 from app.integrations.service import mark_overdue_heartbeats
 from app.notify.dispatcher import Dispatcher
@@ -38,6 +39,7 @@ class EngineIntervals:
     self_check_seconds: float = 15.0
     reminder_seconds: float = 60.0
     audit_prune_seconds: float = 3600.0
+    deploy_prune_seconds: float = 3600.0
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Engine:
         intervals: EngineIntervals | None = None,
         extra_jobs: dict[str, tuple[float, Job]] | None = None,
         audit_retention: timedelta = timedelta(days=400),
+        incident_retention: timedelta = timedelta(days=730),
     ) -> None:
         self.db = db
         self.dispatcher = dispatcher
@@ -116,6 +119,10 @@ class Engine:
             "audit-prune": (
                 self.intervals.audit_prune_seconds,
                 lambda: prune_audit_log(db, audit_retention),
+            ),
+            "deploy-prune": (
+                self.intervals.deploy_prune_seconds,
+                lambda: prune_deploys(db, incident_retention),
             ),
             **(extra_jobs or {}),
         }

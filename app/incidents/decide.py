@@ -26,6 +26,9 @@ The rules, in one place:
   name is never held.
 * Handing off pages the new owner at once; escalation carries on from the current step if they
   do not acknowledge either.
+* Opened in a deploy's watch: the deploy is named first; its deployer is paged as a responder or
+  told, as the service says (not while maintenance holds the incident, and not twice when they
+  are on call). Responders judge the deploy (caused it or not) at any time, resolved or not.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from app.escalation.policy import (
     FIRST,
@@ -56,10 +59,13 @@ __all__ = [
     "Audience",
     "BringForward",
     "Command",
+    "DeployWatch",
     "Escalate",
     "EscalationDue",
     "Facts",
+    "JudgeDeploy",
     "MaintenanceOver",
+    "NearbyDeploy",
     "OnCall",
     "Open",
     "Reassign",
@@ -75,6 +81,23 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------ inputs
+
+
+CauseVerdictName = Literal["suspected", "confirmed", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyDeploy:
+    """The deploy an incident opened after, and what responders judged of it."""
+
+    deployment_id: int
+    version: str
+    deployed_at: datetime
+    previous_version: str = ""
+    environment: str = ""
+    deployer_user_id: int | None = None
+    deployer_name: str = ""
+    verdict: CauseVerdictName = "suspected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +117,7 @@ class Facts:
     acknowledged_by: int | None = None
     resolved_at: datetime | None = None
     resolved_by: int | None = None
+    deploy: NearbyDeploy | None = None
 
     @property
     def escalates(self) -> bool:
@@ -155,6 +179,15 @@ class Open:
     details: str = ""
     maintenance: MaintenanceWindow | None = None
     direct_to: int | None = None  # page this person by name instead of the policy
+    deploy: DeployWatch | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeployWatch:
+    """A deploy of the service whose watch the incident opens in, and who hears of it."""
+
+    deploy: NearbyDeploy
+    deployer_notice: Literal["off", "notify", "page"] = "notify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +234,16 @@ class SetUrgency:
 
 
 @dataclass(frozen=True, slots=True)
+class JudgeDeploy:
+    """A responder says whether the nearby deploy caused the incident."""
+
+    actor: Actor
+    deployment_id: int
+    caused: bool
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EscalationDue:
     """The engine found the step's delay run out."""
 
@@ -231,6 +274,7 @@ Command = (
     | Reassign
     | AddNote
     | SetUrgency
+    | JudgeDeploy
     | EscalationDue
     | AckExpired
     | MaintenanceOver
@@ -277,6 +321,8 @@ def decide(facts: Facts, command: Command, on_call: OnCall, now: datetime) -> li
             return _bring_forward(facts, command)
         case AddNote():
             return [ev.NoteAdded(**command.actor.by(), text=command.text)]
+        case JudgeDeploy():
+            return _judge_deploy(facts, command)
     if facts.state is IncidentState.RESOLVED:
         raise Refused(_resolved_refusal(command), facts.state)
     match command:
@@ -333,7 +379,7 @@ def _resolved_refusal(command: Command) -> str:
     return f"the incident is resolved; it cannot be {past} any more"
 
 
-def _open(facts: Facts, command: Open, on_call: OnCall, now: datetime) -> list[ev.Event]:
+def _open_paging(facts: Facts, command: Open, on_call: OnCall, now: datetime) -> list[ev.Event]:
     opened = ev.Opened(
         **command.actor.by(),
         service_id=command.service_id,
@@ -361,6 +407,75 @@ def _open(facts: Facts, command: Open, on_call: OnCall, now: datetime) -> list[e
         *_page_from(
             facts, FIRST, on_call, now, reason="incident opened", cause=EscalationCause.OPENED
         ),
+    ]
+
+
+def _open(facts: Facts, command: Open, on_call: OnCall, now: datetime) -> list[ev.Event]:
+    said = _open_paging(facts, command, on_call, now)
+    if command.deploy is None:
+        return said
+    watch, deploy = command.deploy, command.deploy.deploy
+    paged = {
+        user
+        for event in said
+        for user in (
+            event.responders
+            if isinstance(event, ev.Escalated)
+            else (event.user_id,)
+            if isinstance(event, ev.Paged)
+            else ()
+        )
+    }
+    deployer = deploy.deployer_user_id
+    told: ev.DeployerTold
+    if watch.deployer_notice == "off" or deployer is None:
+        told = "off"
+    elif command.maintenance is not None and command.direct_to is None:
+        told = "held"
+    elif deployer in paged:
+        told = "responder"
+    else:
+        told = watch.deployer_notice
+    minutes = _minutes(deploy.deployed_at, now)
+    nearby = ev.DeployNearby(
+        deployment_id=deploy.deployment_id,
+        version=deploy.version,
+        previous_version=deploy.previous_version,
+        environment=deploy.environment,
+        deployer_user_id=deployer,
+        deployer_name=deploy.deployer_name,
+        deployed_at=deploy.deployed_at,
+        minutes_before=minutes,
+        deployer_told=told,
+    )
+    # The deploy comes right after the opening, so every page already knows of it.
+    happened = [said[0], nearby, *said[1:]]
+    if told == "page" and deployer is not None:
+        happened.append(
+            ev.Paged(user_id=deployer, reason=f"deployed {deploy.version} {minutes} min before")
+        )
+    return happened
+
+
+def _minutes(earlier: datetime, later: datetime) -> int:
+    return max(0, int((later - earlier).total_seconds() // 60))
+
+
+def _judge_deploy(facts: Facts, command: JudgeDeploy) -> list[ev.Event]:
+    deploy = facts.deploy
+    if deploy is None or deploy.deployment_id != command.deployment_id:
+        raise Refused(f"deploy {command.deployment_id} is not the deploy this incident followed")
+    verdict: CauseVerdictName = "confirmed" if command.caused else "rejected"
+    if deploy.verdict == verdict:
+        return []  # judging the same way twice is not news
+    kind = ev.DeployConfirmed if command.caused else ev.DeployRejected
+    return [
+        kind(
+            **command.actor.by(),
+            deployment_id=deploy.deployment_id,
+            version=deploy.version,
+            note=command.note,
+        )
     ]
 
 
@@ -629,6 +744,24 @@ def evolve(facts: Facts, event: ev.Event, at: datetime) -> Facts:
             if facts.next_escalation_at is None:
                 return facts
             return replace(facts, next_escalation_at=min(facts.next_escalation_at, at))
+        case ev.DeployNearby():
+            return replace(
+                facts,
+                deploy=NearbyDeploy(
+                    deployment_id=event.deployment_id,
+                    version=event.version,
+                    deployed_at=event.deployed_at,
+                    previous_version=event.previous_version,
+                    environment=event.environment,
+                    deployer_user_id=event.deployer_user_id,
+                    deployer_name=event.deployer_name,
+                ),
+            )
+        case ev.DeployConfirmed() | ev.DeployRejected() if facts.deploy is not None:
+            verdict: CauseVerdictName = (
+                "confirmed" if isinstance(event, ev.DeployConfirmed) else "rejected"
+            )
+            return replace(facts, deploy=replace(facts.deploy, verdict=verdict))
     return facts
 
 

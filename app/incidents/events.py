@@ -30,6 +30,10 @@ PAYLOAD_VERSION_KEY = "v"
 # notify.base.MessageKind); tests/incidents checks that they match.
 ContactTypeName = Literal["sms", "voice", "email", "slack", "webhook"]
 UrgencyName = Literal["high", "low"]
+# What the person who deployed heard of an incident that opened in their deploy's watch: paged as
+# a responder, an FYI, nothing (the service says off, or nobody knows who deployed), already
+# paged as on call, or nothing yet because a maintenance window holds the incident.
+DeployerTold = Literal["page", "notify", "off", "responder", "held"]
 MessageKindName = Literal[
     "page", "verification", "test", "reminder", "status_update", "summary", "info"
 ]
@@ -79,6 +83,9 @@ class EventKind(StrEnum):
     RESOLVED = "resolved"
     NOTE = "note"
     URGENCY_CHANGED = "urgency_changed"
+    DEPLOY_NEARBY = "deploy_nearby"
+    DEPLOY_CONFIRMED = "deploy_confirmed"
+    DEPLOY_REJECTED = "deploy_rejected"
     ENGINE_ERROR = "engine_error"
 
 
@@ -248,6 +255,43 @@ class Resolved(ActedEvent):
 class NoteAdded(ActedEvent):
     kind = EventKind.NOTE
     text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployNearby(Event):
+    """The incident opened while a deploy of its service ran or soon after: it may be the
+    cause, and the version before it is the rollback target."""
+
+    kind = EventKind.DEPLOY_NEARBY
+    deployment_id: int
+    version: str
+    previous_version: str = ""
+    environment: str = ""
+    deployer_user_id: int | None = None
+    deployer_name: str = ""  # as the sender named them, when no Baton user matched
+    deployed_at: datetime
+    minutes_before: int  # from the deploy (its end, or its start while it runs) to the opening
+    deployer_told: DeployerTold
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployConfirmed(ActedEvent):
+    """A responder said the nearby deploy caused the incident: it is a failed change."""
+
+    kind = EventKind.DEPLOY_CONFIRMED
+    deployment_id: int
+    version: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployRejected(ActedEvent):
+    """A responder said the nearby deploy did not cause the incident."""
+
+    kind = EventKind.DEPLOY_REJECTED
+    deployment_id: int
+    version: str
+    note: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -64,6 +64,9 @@ class Incident(Base):
     next_escalation_at: Mapped[datetime | None]
     # Opened during maintenance: recorded, nobody paged until the window closes.
     held_for_maintenance: Mapped[bool] = mapped_column(default=False)
+    # The deploy the incident opened after (``decide.NearbyDeploy`` as JSON), so every page,
+    # escalations included, names it; None: no deploy was in its watch.
+    nearby_deploy: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     escalation_exhausted_at: Mapped[datetime | None]
     ack_timeout_minutes: Mapped[int | None]
     ack_expires_at: Mapped[datetime | None]

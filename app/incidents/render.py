@@ -179,6 +179,52 @@ def _urgency(event: ev.UrgencyChanged) -> str:
     return f"{event.by_name} set urgency to {event.urgency} via {event.channel}"
 
 
+_DEPLOYER_TOLD = {
+    "page": "paged as a responder",
+    "notify": "told",
+    "responder": "already paged as on call",
+    "held": "not told: maintenance holds the incident",
+    "off": "",
+}
+
+
+def deploy_phrase(
+    version: str, deployer: str, minutes: int, previous_version: str, *, ago: str = "before"
+) -> str:
+    """ "deploy v1.4.2 by dina 12 min before (previous v1.4.1)": the words every channel uses."""
+    said = f"deploy {version}"
+    if deployer:
+        said += f" by {deployer}"
+    said += f" {minutes} min {ago}"
+    if previous_version:
+        said += f" (previous {previous_version})"
+    return said
+
+
+@renders(ev.DeployNearby)
+def _deploy_nearby(event: ev.DeployNearby) -> str:
+    where = f" to {event.environment}" if event.environment else ""
+    said = "Opened after " + deploy_phrase(
+        event.version + where, event.deployer_name, event.minutes_before, event.previous_version
+    )
+    told = _DEPLOYER_TOLD[event.deployer_told]
+    if told and event.deployer_name:
+        said += f"; {event.deployer_name} {told}"
+    return said
+
+
+@renders(ev.DeployConfirmed)
+def _deploy_confirmed(event: ev.DeployConfirmed) -> str:
+    said = f"{event.by_name} confirmed deploy {event.version} as the cause via {event.channel}"
+    return f"{said}: {event.note}" if event.note else said
+
+
+@renders(ev.DeployRejected)
+def _deploy_rejected(event: ev.DeployRejected) -> str:
+    said = f"{event.by_name} judged deploy {event.version} not related via {event.channel}"
+    return f"{said}: {event.note}" if event.note else said
+
+
 @renders(ev.EngineError)
 def _engine_error(event: ev.EngineError) -> str:
     return (

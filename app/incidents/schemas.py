@@ -37,6 +37,11 @@ class IncidentOut(OutputModel):
     alert_count: int
     truncated_alerts: int
     last_alert_at: datetime | None
+    nearby_deploy: dict[str, Any] | None = Field(
+        default=None,
+        description="The deploy the incident opened after: deployment_id, version, "
+        "previous_version, environment, deployer_name, deployed_at, verdict.",
+    )
 
 
 class AlertOut(OutputModel):

@@ -6,8 +6,9 @@ timeline)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from app.catalog.models import Service
 from app.core.auth import Principal
 from app.core.db import session_clock
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.hooks import Hook
 from app.escalation import service as escalation
 from app.escalation.policy import PolicySnapshot, Position
 from app.incidents import decide, events, paging, subscribers, timeline
@@ -37,6 +39,15 @@ class Actor:
     def of(cls, principal: Principal) -> Actor:
         return cls(principal.user_id, principal.channel)
 
+
+class NearbyDeployLookup(Protocol):
+    async def __call__(
+        self, session: AsyncSession, service: Service, at: datetime
+    ) -> decide.DeployWatch | None: ...
+
+
+# Which deploy of the service a new incident opened after (installed from app.deploys).
+NEARBY_DEPLOY: Hook[NearbyDeployLookup] = Hook("the deploy a new incident follows")
 
 SYSTEM = Actor(None, Channel.SYSTEM)
 SOURCE = Actor(None, Channel.INTEGRATION)
@@ -108,7 +119,21 @@ def facts_of(incident: Incident) -> decide.Facts:
         acknowledged_by=incident.acknowledged_by_id,
         resolved_at=incident.resolved_at,
         resolved_by=incident.resolved_by_id,
+        deploy=_deploy_from_json(incident.nearby_deploy),
     )
+
+
+def _deploy_from_json(data: dict[str, Any] | None) -> decide.NearbyDeploy | None:
+    if not data:
+        return None
+    deployed_at = datetime.fromisoformat(data["deployed_at"])
+    return decide.NearbyDeploy(**{**data, "deployed_at": deployed_at})
+
+
+def _deploy_to_json(deploy: decide.NearbyDeploy | None) -> dict[str, Any] | None:
+    if deploy is None:
+        return None
+    return {**asdict(deploy), "deployed_at": deploy.deployed_at.isoformat()}
 
 
 def _write_facts(incident: Incident, facts: decide.Facts) -> None:
@@ -124,6 +149,9 @@ def _write_facts(incident: Incident, facts: decide.Facts) -> None:
     incident.acknowledged_by_id = facts.acknowledged_by
     incident.resolved_at = facts.resolved_at
     incident.resolved_by_id = facts.resolved_by
+    deploy = _deploy_to_json(facts.deploy)
+    if deploy != incident.nearby_deploy:  # JSON columns write whenever assigned
+        incident.nearby_deploy = deploy
 
 
 async def apply(
@@ -247,6 +275,7 @@ async def open_incident(
             decide.MaintenanceWindow(window.ends_at, window.reason or "") if window else None
         ),
         direct_to=direct_to.id if direct_to is not None else None,
+        deploy=await NEARBY_DEPLOY.call(session, service, now),
     )
     return await _decide_and_apply(session, incident, opening, now)
 
@@ -358,6 +387,26 @@ async def add_note(
 ) -> Incident:
     incident = await _acting(session, principal, incident_id)
     command = decide.AddNote(await _actor(session, Actor.of(principal)), text=text)
+    return await _decide_and_apply(session, incident, command)
+
+
+async def judge_deploy(
+    session: AsyncSession,
+    principal: Principal,
+    incident_id: int,
+    deployment_id: int,
+    *,
+    caused: bool,
+    note: str = "",
+) -> Incident:
+    """A responder says whether the deploy the incident followed caused it."""
+    incident = await _acting(session, principal, incident_id)
+    command = decide.JudgeDeploy(
+        await _actor(session, Actor.of(principal)),
+        deployment_id=deployment_id,
+        caused=caused,
+        note=note,
+    )
     return await _decide_and_apply(session, incident, command)
 
 

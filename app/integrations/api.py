@@ -12,11 +12,21 @@ from app.alerts.grouping import InboundBatch
 from app.alerts.service import IngestResult
 from app.core.auth import Reader, Writer, bearer_token, public_route
 from app.core.authguard import Credential, auth_guard, source_address
+from app.core.crypto import SecretBox, UndecryptableSecret
 from app.core.errors import BatonError, Forbidden, InvalidInput, RateLimited, Unauthenticated
 from app.core.schemas import Id
 from app.core.session import DbSession
+from app.deploys.models import DeploySource
 from app.integrations import schemas, service
-from app.integrations.formats import alertmanager, generic, grafana, pagerduty
+from app.integrations.deploy_keys import DEPLOY_KINDS
+from app.integrations.formats import (
+    alertmanager,
+    generic,
+    github,
+    grafana,
+    pagerduty,
+    pagerduty_change,
+)
 from app.integrations.formats.common import InvalidPayload
 from app.integrations.models import Integration, IntegrationKind
 from app.integrations.service import Gateway, KnownKey
@@ -44,8 +54,12 @@ def _out(request: Request, integration: Integration) -> schemas.IntegrationOut:
     return schemas.IntegrationOut(
         **{name: getattr(integration, name) for name in fields},
         url=_url(request, integration),
-        signed=bool(integration.signing_secret),
+        signed=bool(integration.signing_secret or integration.webhook_secret_encrypted),
     )
+
+
+def _secret_box(request: Request) -> SecretBox:
+    return service.webhook_secret_box(request.app.state.settings.secret_key.get_secret_value())
 
 
 # -------------------------------------------------------------------------------- management
@@ -72,7 +86,9 @@ async def create_integration(
     service_id: Id,
     body: schemas.IntegrationCreate,
 ) -> schemas.IntegrationCreated:
-    integration, key = await service.create_integration(session, principal, service_id, body)
+    integration, key = await service.create_integration(
+        session, principal, service_id, body, secret_box=_secret_box(request)
+    )
     out = _out(request, integration)
     with_key = (
         f"{out.url}{key}"
@@ -298,28 +314,139 @@ async def pagerduty_enqueue(request: Request) -> JSONResponse:
         known = await _authenticate(request, event.routing_key, (IntegrationKind.PAGERDUTY,))
         gateway.check_rate(known)
         await gateway.ingest(known, event.batch)
-    except Unauthenticated as exc:
-        # What PagerDuty answers an unknown key: a 400 its clients report and do not retry.
-        return _pagerduty_error(
-            400, "invalid_routing_key", exc.detail, PD_INVALID, ["Invalid routing key"]
-        )
-    except RateLimited as exc:
-        return _pagerduty_error(
-            429, exc.code, exc.detail, exc.detail, [exc.detail], headers=exc.headers
-        )
     except BatonError as exc:
-        return _pagerduty_error(
-            exc.status_code if exc.status_code >= 500 else 400,
-            exc.code,
-            exc.detail,
-            PD_INVALID,
-            [exc.detail],
-            headers=exc.headers,
-        )
+        return _pagerduty_failure(exc)
     return JSONResponse(
         {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key},
         status_code=202,
     )
+
+
+def _pagerduty_failure(exc: BatonError) -> JSONResponse:
+    """An event Baton refused, as PagerDuty would answer it."""
+    if isinstance(exc, Unauthenticated):
+        # What PagerDuty answers an unknown key: a 400 its clients report and do not retry.
+        return _pagerduty_error(
+            400, "invalid_routing_key", exc.detail, PD_INVALID, ["Invalid routing key"]
+        )
+    if isinstance(exc, RateLimited):
+        return _pagerduty_error(
+            429, exc.code, exc.detail, exc.detail, [exc.detail], headers=exc.headers
+        )
+    return _pagerduty_error(
+        exc.status_code if exc.status_code >= 500 else 400,
+        exc.code,
+        exc.detail,
+        PD_INVALID,
+        [exc.detail],
+        headers=exc.headers,
+    )
+
+
+@router.post(
+    f"{INBOUND}/pagerduty/v2/change/enqueue",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=public_route("integration-key"),
+)
+async def pagerduty_change_enqueue(request: Request) -> JSONResponse:
+    """PagerDuty Change Events API v2 compatible: a change event reports a deploy of the
+    routing key's service (any of its integration keys but a heartbeat's). It never pages
+    anyone; an incident that opens in the deploy's watch names it. See docs/deploys.md."""
+    body = await request.body()
+    try:
+        routing_key, report = pagerduty_change.parse(body)
+    except InvalidPayload as exc:
+        return _pagerduty_error(400, "invalid_event", exc.detail, exc.detail, exc.errors)
+    gateway = _gateway(request)
+    try:
+        known = await _authenticate(request, routing_key, DEPLOY_KINDS)
+        gateway.check_rate(known)
+        await gateway.record_deploy(known, report, DeploySource.PAGERDUTY)
+    except BatonError as exc:
+        return _pagerduty_failure(exc)
+    # PagerDuty's own answer to a change event, word for word.
+    return JSONResponse({"status": "success", "message": "Change event processed"}, status_code=202)
+
+
+_GITHUB = (IntegrationKind.GITHUB,)
+
+
+async def _github(request: Request, path_key: str | None) -> JSONResponse:
+    gateway = _gateway(request)
+    known = await _authenticate(request, _key_from(request, path_key), _GITHUB)
+    gateway.check_rate(known)
+    body = await request.body()
+    _verify_github(known, request.headers.get(github.SIGNATURE_HEADER), body, request)
+    event = request.headers.get(github.EVENT_HEADER, "")
+    if event == github.PING:
+        answer: dict[str, Any] = {"status": "ok", "message": "pong"}
+        warning = github.ping_warning(body)
+        if warning:
+            answer["warning"] = warning
+        return JSONResponse(answer)
+    if event != github.DEPLOYMENT_STATUS:
+        return _github_ignored(
+            f"Baton reads deployment_status events only, not {event[:100] or 'unnamed'} events"
+        )
+    try:
+        parsed = github.parse_deployment_status(body)
+    except InvalidPayload as exc:
+        raise _invalid(exc) from None
+    if isinstance(parsed, github.Ignored):
+        return _github_ignored(parsed.reason)
+    recorded = await gateway.record_deploy(known, parsed, DeploySource.GITHUB)
+    return JSONResponse(
+        {
+            "status": "ok",
+            "deployment_id": recorded.deployment.id,
+            "deploy_status": recorded.deployment.status.value,
+            "created": recorded.created,
+            "changed": recorded.changed,
+        }
+    )
+
+
+def _verify_github(known: KnownKey, signature: str | None, body: bytes, request: Request) -> None:
+    """Before anything reads the body: a delivery GitHub did not sign with the webhook's
+    secret is refused, and stores nothing."""
+    if not known.webhook_secret_encrypted:
+        # Created without a secret (not possible through the API): nothing can be trusted.
+        raise Unauthenticated("this GitHub integration has no webhook secret", code="bad_signature")
+    try:
+        secret = _secret_box(request).decrypt(known.webhook_secret_encrypted)
+    except UndecryptableSecret:
+        raise Unauthenticated(
+            "this GitHub integration's webhook secret does not decrypt (was BATON_SECRET_KEY "
+            "changed?): create the integration again",
+            code="bad_signature",
+        ) from None
+    try:
+        github.verify_signature(body, signature, secret)
+    except github.BadSignature as exc:
+        raise Unauthenticated(
+            f"GitHub signature check failed: {exc}", code="bad_signature"
+        ) from None
+
+
+def _github_ignored(reason: str) -> JSONResponse:
+    return JSONResponse({"status": "ignored", "reason": reason}, status_code=202)
+
+
+_SIGNED_BY_GITHUB = public_route("integration-key-and-github-signature")
+
+
+@router.post(f"{INBOUND}/github", openapi_extra=_SIGNED_BY_GITHUB)
+async def github_webhook(request: Request) -> JSONResponse:
+    """GitHub webhook, key as bearer token or as the password of the URL's basic auth."""
+    return await _github(request, None)
+
+
+@router.post(f"{INBOUND}/github/{{key}}", openapi_extra=_SIGNED_BY_GITHUB)
+async def github_webhook_keyed(request: Request, key: str) -> JSONResponse:
+    """GitHub ``deployment_status`` webhook (the key in the URL: GitHub sets no headers of its
+    own choosing). Checks ``X-Hub-Signature-256`` with the webhook secret; ``ping`` answers
+    200, other events 202 ignored. See docs/deploys.md for the state mapping."""
+    return await _github(request, key)
 
 
 @router.post("/api/v1/heartbeat/{key}", openapi_extra=public_route("integration-key"))

@@ -15,6 +15,7 @@ class IntegrationKind(StrEnum):
     PAGERDUTY = "pagerduty"
     GENERIC = "generic"
     HEARTBEAT = "heartbeat"
+    GITHUB = "github"  # deployment_status webhooks: deploys, never alerts
 
 
 class HeartbeatState(StrEnum):
@@ -45,6 +46,8 @@ class Integration(TimestampMixin, Base):
     # never leaves the database through the API.
     signing_secret: Mapped[str | None] = mapped_column(String(200))
     signing_timestamp_header: Mapped[str | None] = mapped_column(String(100))
+    # GitHub's webhook secret, encrypted (``core.crypto``: Baton must use it to check signatures).
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(String(500))
 
     heartbeat_interval_seconds: Mapped[int | None]
     heartbeat_grace_seconds: Mapped[int | None]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,10 +26,14 @@ from app.alerts.grouping import AlertAction, InboundAlert, InboundBatch
 from app.catalog import service as catalog
 from app.catalog.models import Service
 from app.core.auth import Principal
+from app.core.crypto import SecretBox
 from app.core.db import Database, on_commit, session_clock
 from app.core.errors import NotFound, RateLimited, Unauthenticated
 from app.core.metrics import ALERTS_RECEIVED
 from app.core.security import hash_secret
+from app.deploys import service as deploys
+from app.deploys.models import DeploySource
+from app.deploys.schemas import DeployReport
 from app.integrations import schemas
 from app.integrations.formats.common import sanitized
 from app.integrations.models import HeartbeatState, Integration, IntegrationKind
@@ -38,10 +43,18 @@ KEY_LENGTH = 32  # the length PagerDuty senders expect of a routing key
 CACHE_SECONDS = 10.0
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 INGEST_ATTEMPTS = 3
+# core.crypto derives one encryption key per purpose from BATON_SECRET_KEY.
+WEBHOOK_SECRET_PURPOSE = "github-webhook-secrets"  # noqa: S105 - a name, not a secret
 
 
 def new_key() -> str:
     return "".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH))
+
+
+@lru_cache(maxsize=4)
+def webhook_secret_box(secret_key: str) -> SecretBox:
+    """What encrypts GitHub webhook secrets (Baton must read them again to check signatures)."""
+    return SecretBox(secret_key, WEBHOOK_SECRET_PURPOSE)
 
 
 # -------------------------------------------------------------------------------- management
@@ -54,8 +67,14 @@ async def list_integrations(session: AsyncSession, service_id: int) -> Sequence[
 
 
 async def create_integration(
-    session: AsyncSession, principal: Principal, service_id: int, data: schemas.IntegrationCreate
+    session: AsyncSession,
+    principal: Principal,
+    service_id: int,
+    data: schemas.IntegrationCreate,
+    *,
+    secret_box: SecretBox | None = None,
 ) -> tuple[Integration, str]:
+    """A new integration and its key; ``secret_box`` encrypts a GitHub webhook secret."""
     service = await catalog.get_service(session, service_id)
     principal.require_team_write(service.team_id, "this service's integrations")
     key = new_key()
@@ -69,6 +88,11 @@ async def create_integration(
         signing_secret=data.signing_secret,
         signing_timestamp_header=data.signing_timestamp_header,
     )
+    if data.webhook_secret is not None:
+        assert secret_box is not None, "a webhook secret is stored encrypted"
+        integration.webhook_secret_encrypted = secret_box.encrypt(
+            data.webhook_secret.get_secret_value()
+        )
     if data.kind is IntegrationKind.HEARTBEAT:
         assert data.heartbeat_interval_seconds is not None
         integration.heartbeat_interval_seconds = data.heartbeat_interval_seconds
@@ -107,6 +131,8 @@ class KnownKey:
     name: str
     signing_secret: str | None
     signing_timestamp_header: str | None
+    # GitHub's webhook secret as stored (encrypted): decrypted only to check a signature.
+    webhook_secret_encrypted: str | None
     revoked: bool
     cached_at: float
     last_used_at: datetime | None
@@ -165,6 +191,7 @@ class Gateway:
             name=row.name,
             signing_secret=row.signing_secret,
             signing_timestamp_header=row.signing_timestamp_header,
+            webhook_secret_encrypted=row.webhook_secret_encrypted,
             revoked=row.revoked_at is not None,
             cached_at=time.monotonic(),
             last_used_at=row.last_used_at,
@@ -216,6 +243,19 @@ class Gateway:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    async def record_deploy(
+        self, known: KnownKey, report: DeployReport, source: DeploySource
+    ) -> deploys.Recorded:
+        """Store a deploy the key's service reported, in one transaction. It pages nobody: an
+        incident that opens in its watch will name it."""
+        async with self.db.transaction() as session:
+            service = await session.get(Service, known.service_id)
+            if service is None:
+                raise Unauthenticated("unknown or revoked integration key")
+            recorded = await deploys.record(session, service, report, source)
+            self._touch(session, known)
+        return recorded
 
     def _touch(self, session: AsyncSession, known: KnownKey) -> None:
         now = session_clock(session).now()

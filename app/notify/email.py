@@ -17,6 +17,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 from app.core.clock import Clock
+from app.notify import messages
 from app.notify.base import DeliveryResult, DeliveryStatus, MessageKind, OutboundMessage
 
 
@@ -160,6 +161,10 @@ def _facts(message: OutboundMessage) -> list[tuple[str, str]]:
         facts.append(("Labels", ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))))
     if context.get("runbook_url"):
         facts.append(("Runbook", str(context["runbook_url"])))
+    if deploy := messages.deploy_line(context):
+        # Its own row too, not only in the text: the rollback target, where the eye looks.
+        environment = str((context.get("deploy") or {}).get("environment") or "")
+        facts.append(("Deploy", deploy + (f", in {environment}" if environment else "")))
     return facts
 
 

@@ -20,7 +20,8 @@ from app.notify import messages
 from app.notify.base import MessageKind
 from app.notify.models import Notification, NotificationStatus
 from app.notify.outbox import wake_dispatcher_after_commit
-from app.people.models import ContactMethod, ContactType, TeamMembership
+from app.people.ladders import ladders_for
+from app.people.models import ContactMethod, ContactType, TeamMembership, Urgency
 
 # Least intrusive first: an FYI should not ring a phone when a chat message will do.
 _PREFERENCE = (ContactType.SLACK, ContactType.EMAIL, ContactType.SMS)
@@ -67,6 +68,49 @@ async def inform_user(
     )
     wake_dispatcher_after_commit(session)
     return method
+
+
+async def inform_by_rules(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    incident_id: int | None,
+    subject: str,
+    text: str,
+    context: dict[str, object],
+) -> int:
+    """An FYI along the person's own low-urgency rules: the contacts they chose to hear first
+    (those without a delay), once each and never escalating; their quietest channel when they
+    have no such rule. Returns how many messages were queued."""
+    ladder = (await ladders_for(session, [user_id], Urgency.LOW)).get(user_id)
+    first = [t for t in ladder.targets if t.delay_minutes == 0] if ladder is not None else []
+    if not first:
+        return (
+            1
+            if await inform_user(session, user_id, subject=subject, text=text, context=context)
+            else 0
+        )
+    now = session_clock(session).now()
+    for target in first:
+        session.add(
+            Notification(
+                incident_id=incident_id,
+                user_id=user_id,
+                contact_method_id=target.contact_method_id,
+                rule_id=target.rule_id,
+                kind=MessageKind.INFO,
+                contact_type=target.contact_type,
+                address=target.address,
+                subject=subject[:1024],
+                body=text[:4000],
+                context=dict(context),
+                status=NotificationStatus.PENDING,
+                due_at=now,
+                created_at=now,
+            )
+        )
+    wake_dispatcher_after_commit(session)
+    return len(first)
 
 
 async def tell_escalation_exhausted(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 # Prefixed to a page sent again after a crash left its first send's outcome unknown.
@@ -32,8 +33,9 @@ def page_context(
     alert_count: int,
     shadow: bool = False,
     reason: str = "",
+    deploy: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    said = {
         "incident_id": incident_id,
         "title": title,
         "service": service_name,
@@ -47,6 +49,40 @@ def page_context(
         "reason": reason,
         "path": incident_path(incident_id),
     }
+    if deploy:
+        said["deploy"] = dict(deploy)
+    return said
+
+
+def deploy_context(nearby_deploy: Mapping[str, Any] | None, at: datetime) -> dict[str, Any] | None:
+    """What a page says of the deploy its incident opened after (``Incident.nearby_deploy``);
+    None when there was none, or a responder judged it not related."""
+    if not nearby_deploy or nearby_deploy.get("verdict") == "rejected":
+        return None
+    deployed_at = datetime.fromisoformat(str(nearby_deploy["deployed_at"]))
+    return {
+        "deployment_id": nearby_deploy["deployment_id"],
+        "version": nearby_deploy["version"],
+        "previous_version": nearby_deploy.get("previous_version") or "",
+        "environment": nearby_deploy.get("environment") or "",
+        "deployer": nearby_deploy.get("deployer_name") or "",
+        "minutes_ago": max(0, int((at - deployed_at).total_seconds() // 60)),
+        "verdict": nearby_deploy.get("verdict") or "suspected",
+    }
+
+
+def deploy_line(context: Mapping[str, Any]) -> str:
+    """ "after deploy v1.4.2 by dina 12 min ago (previous v1.4.1)", or "" without a deploy."""
+    deploy = context.get("deploy")
+    if not deploy:
+        return ""
+    said = f"deploy {deploy['version']}"
+    if deploy.get("deployer"):
+        said += f" by {deploy['deployer']}"
+    said += f" {deploy.get('minutes_ago', 0)} min ago"
+    if deploy.get("previous_version"):
+        said += f" (previous {deploy['previous_version']})"
+    return ("caused by " if deploy.get("verdict") == "confirmed" else "after ") + said
 
 
 def page_subject(context: Mapping[str, Any]) -> str:
@@ -62,6 +98,8 @@ def page_text(context: Mapping[str, Any]) -> str:
     text = f"{prefix}Baton #{context['incident_id']} {context['service']}: {context['title']}"
     if context.get("alert_count", 1) > 1:
         text += f" ({context['alert_count']} alerts)"
+    if deploy := deploy_line(context):
+        text += f" - {deploy}"
     return text
 
 

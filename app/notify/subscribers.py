@@ -35,6 +35,7 @@ async def queue_pages(session: AsyncSession, applied: Applied) -> None:
             alert_count=incident.alert_count,
             shadow=shadow,
             reason=applied.reason,
+            deploy=messages.deploy_context(incident.nearby_deploy, applied.at),
         )
 
     for written in applied.pages:

@@ -48,6 +48,8 @@ _CHANGES: dict[ev.EventKind, str] = {
     ev.EventKind.NOTE: "note",
     ev.EventKind.URGENCY_CHANGED: "urgency_changed",
     ev.EventKind.ACK_TIMEOUT: "retriggered",
+    ev.EventKind.DEPLOY_CONFIRMED: "deploy_confirmed",
+    ev.EventKind.DEPLOY_REJECTED: "deploy_rejected",
 }
 
 
@@ -110,7 +112,23 @@ def current_facts(incident: Incident, base: Mapping[str, Any]) -> dict[str, Any]
         state=str(incident.state),
         alert_count=incident.alert_count,
     )
+    # The deploy as judged now: its verdict, or gone once judged not related (as pages do).
+    deploy = _deploy_as_judged(base.get("deploy"), incident.nearby_deploy)
+    if deploy is None:
+        context.pop("deploy", None)
+    else:
+        context["deploy"] = deploy
     return context
+
+
+def _deploy_as_judged(paged: object, nearby: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not isinstance(paged, Mapping):
+        return None
+    if not nearby or nearby.get("deployment_id") != paged.get("deployment_id"):
+        return dict(paged)
+    if nearby.get("verdict") == "rejected":
+        return None
+    return {**paged, "verdict": nearby.get("verdict", "suspected")}
 
 
 def status_update_row(

@@ -27,6 +27,7 @@ from aiohttp.resolver import ThreadedResolver
 
 from app.core.clock import Clock
 from app.core.netguard import BlockedDestination, NetworkPolicy
+from app.notify import messages
 from app.notify.base import DeliveryResult, DeliveryStatus, OutboundMessage, SigningKey
 
 BLOCKED_DETAIL = "blocked by network policy"
@@ -72,6 +73,15 @@ def event_name(message: OutboundMessage) -> str:
     return str(message.context.get("event") or f"incident.{message.kind}")
 
 
+def deploy_payload(context: dict[str, Any]) -> dict[str, Any] | None:
+    """The deploy the incident followed (the page context's ``deploy`` and its words), or None:
+    no deploy in its watch, or a responder judged it not related."""
+    deploy = context.get("deploy")
+    if not isinstance(deploy, dict) or not deploy:
+        return None
+    return {**deploy, "text": messages.deploy_line(context)}
+
+
 class WebhookProvider:
     """POSTs with aiohttp: pages leave on the hot path, and it costs a fraction of the CPU of
     the other HTTP clients per request."""
@@ -114,15 +124,19 @@ class WebhookProvider:
             await self._session.close()
 
     def payload(self, message: OutboundMessage) -> dict[str, Any]:
-        return {
+        context = message.context
+        said: dict[str, Any] = {
             "event": event_name(message),
-            "delivery_id": message.context.get("notification_id"),
+            "delivery_id": context.get("notification_id"),
             "subject": message.subject,
             "text": message.text,
             "incident": {
-                k: v for k, v in message.context.items() if k not in ("notification_id", "event")
+                k: v for k, v in context.items() if k not in ("notification_id", "event", "deploy")
             },
         }
+        if "incident_id" in context:
+            said["deploy"] = deploy_payload(context)
+        return said
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         if not message.signing_keys:

@@ -46,6 +46,7 @@ NAVIGATION = (
     NavItem("Schedules", "/schedules"),
     NavItem("My on-call", "/me"),
     NavItem("Services", "/services"),
+    NavItem("Deploys", "/deploys"),
     NavItem("Pager load", "/pager-load"),
     NavItem("People", "/people"),
 )

@@ -32,7 +32,13 @@ EXPECTED_PUBLIC_ROUTES: dict[str, str] = {
     "/api/v1/integrations/generic": "integration-key",
     "/api/v1/integrations/generic/{key}": "integration-key",
     "/api/v1/integrations/pagerduty/v2/enqueue": "integration-key",
+    "/api/v1/integrations/pagerduty/v2/change/enqueue": "integration-key",
+    # GitHub posts the key in the URL; each delivery is signed with the webhook secret.
+    "/api/v1/integrations/github": "integration-key-and-github-signature",
+    "/api/v1/integrations/github/{key}": "integration-key-and-github-signature",
     "/api/v1/heartbeat/{key}": "integration-key",
+    # An API token with write access, or an integration key of the service (a CI secret).
+    "/api/v1/deployments": "api-token-or-integration-key",
     "/api/v1/twilio/sms/inbound": "twilio-signature",
     "/api/v1/twilio/sms/status": "twilio-signature",
     "/api/v1/twilio/voice/status": "twilio-signature",

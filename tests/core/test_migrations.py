@@ -191,3 +191,73 @@ async def test_stored_token_prefixes_no_longer_hold_most_of_a_token(
     finally:
         await engine.dispose()
     assert prefixes == {1: "d", 2: "baton_Xy", 3: "m"}
+
+
+async def test_0012_keeps_every_incident_and_gives_services_the_watch_defaults(
+    empty_database_url: str,
+) -> None:
+    """Migration 0012 changes constraints of ``services`` and ``integrations``; on SQLite that
+    copies the tables, which with foreign keys on would cascade-delete their incidents."""
+    from sqlalchemy import text
+
+    engine = make_engine(empty_database_url)
+    now = "2026-03-02 10:00:00+00:00"
+    try:
+        await upgrade(engine, "0011")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO teams (id, name, kind, description, config_managed, created_at, "
+                    "updated_at) VALUES (1, 'sre', 'ops', '', false, :now, :now)"
+                ),
+                {"now": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO services (id, name, description, team_id, support_model, "
+                    "runbook_url, labels, urgency_rule, fallback_email, fallback_slack_channel, "
+                    "config_managed, created_at, updated_at) VALUES (1, 'payments-api', '', 1, "
+                    "'dev', '', '{}', 'high', '', '', false, :now, :now)"
+                ),
+                {"now": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO integrations (id, service_id, kind, name, key_hash, key_prefix, "
+                    "created_at, updated_at) VALUES (1, 1, 'generic', 'ci', 'h', 'p', :now, :now)"
+                ),
+                {"now": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO incidents (id, service_id, title, state, urgency, created_at, "
+                    "updated_at, escalation_step, escalation_loop, held_for_maintenance, "
+                    "alert_count, truncated_alerts) VALUES (1, 1, '5xx', 'triggered', 'high', "
+                    ":now, :now, 0, 0, false, 0, 0)"
+                ),
+                {"now": now},
+            )
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM incidents"))).scalar() == 1
+            assert (await conn.execute(text("SELECT count(*) FROM integrations"))).scalar() == 1
+            watch = (
+                await conn.execute(
+                    text("SELECT deploy_watch_minutes, deployer_notice FROM services")
+                )
+            ).one()
+            assert tuple(watch) == (30, "notify")
+            await conn.execute(
+                text(
+                    "INSERT INTO integrations (id, service_id, kind, name, key_hash, key_prefix, "
+                    "created_at, updated_at) VALUES (2, 1, 'github', 'gh', 'h2', 'p', :now, :now)"
+                ),
+                {"now": now},
+            )
+        await downgrade(engine, "0011")
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM incidents"))).scalar() == 1
+            kinds = (await conn.execute(text("SELECT kind FROM integrations"))).scalars().all()
+            assert kinds == ["generic"]  # the github one went with its kind
+    finally:
+        await engine.dispose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -143,6 +143,43 @@ def on_call_now(demo: DemoBaton, schedules: dict[str, dict[str, Any]]) -> dict[s
 def incident_id(alert_url: str, demo: DemoBaton) -> int:
     """One incident for the pages that show one."""
     return fire_alert(alert_url, f"Disk almost full {uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(scope="module")
+def deployed(demo: DemoBaton, alert_url: str) -> dict[str, int]:
+    """A deploy of payments-api, as a pipeline reports it, that finished 8 minutes ago, after an
+    earlier one (the rollback target); then an incident, which opens in its watch. Made only
+    when a test asks, so the scenarios above see no deploy."""
+    now = datetime.now(UTC)
+    common = {"service": "payments-api", "environment": "production", "deployer": "dina"}
+    demo.api(
+        "POST",
+        "/api/v1/deployments",
+        json={
+            **common,
+            "version": "v1.4.1",
+            "started_at": (now - timedelta(hours=3)).isoformat(),
+            "finished_at": (now - timedelta(hours=2, minutes=55)).isoformat(),
+        },
+    )
+    deploy = demo.api(
+        "POST",
+        "/api/v1/deployments",
+        json={
+            **common,
+            "version": "v1.4.2",
+            "summary": "Faster card authorisations",
+            "commit_sha": "0123456789abcdef0123456789abcdef01234567",
+            "repository_url": "https://git.example.internal/shop/payments",
+            "started_at": (now - timedelta(minutes=10)).isoformat(),
+            "finished_at": (now - timedelta(minutes=8)).isoformat(),
+            "links": [{"href": "https://ci.example.internal/runs/77", "text": "Pipeline run 77"}],
+        },
+    )
+    incident = fire_alert(alert_url, f"Card declines after the deploy {uuid.uuid4().hex[:6]}")
+    [linked] = demo.api("GET", f"/api/v1/incidents/{incident}/deploys")
+    assert linked["id"] == deploy["id"], linked
+    return {"deploy": deploy["id"], "incident": incident}
 
 
 def users(demo: DemoBaton) -> dict[str, dict[str, Any]]:
@@ -358,6 +395,43 @@ def test_sign_out_and_be_refused(page: Any, demo: DemoBaton) -> None:
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
 
+def test_judge_the_deploy_an_incident_opened_after(
+    page: Any, demo: DemoBaton, deployed: dict[str, int], alert_url: str
+) -> None:
+    """The incident page names the deploy and the version to roll back to; *Caused by this
+    deploy* makes the deploy a failed change, and the panel says who said so."""
+    from playwright.sync_api import expect
+
+    incident = fire_alert(alert_url, f"Checkout errors after the deploy {uuid.uuid4().hex[:6]}")
+    page.goto(f"/incidents/{incident}")
+    sign_in_by_link(page, demo, DEMO_ADMIN)
+    panel = page.locator("#incident-deploy")
+    expect(panel.get_by_role("heading", name="Deploy nearby")).to_be_visible()
+    expect(panel).to_contain_text("v1.4.2")
+    expect(panel).to_contain_text("by dina")
+    expect(panel).to_contain_text("v1.4.1")
+    expect(panel).to_contain_text("Suspected: not judged yet")
+
+    panel.get_by_role("button", name="Caused by this deploy").click()
+
+    wait_until(
+        lambda: (
+            demo.api("GET", f"/api/v1/deployments/{deployed['deploy']}/verdict")["verdict"]
+            == "failed"
+        ),
+        timeout=20,
+        what=f"deploy {deployed['deploy']} failed",
+    )
+    expect(panel).to_contain_text("Caused by this deploy by")
+    expect(panel.get_by_role("button", name="Caused by this deploy")).to_have_count(0)
+    expect(panel.get_by_role("button", name="Not related")).to_be_visible()
+    expect(page.locator("#flash")).to_contain_text("Marked as caused by this deploy.")
+    # The deploy's page links back to the incident, with the verdict.
+    panel.get_by_role("link", name="v1.4.2").first.click()
+    expect(page).to_have_url(f"{demo.url}/deploys/{deployed['deploy']}")
+    expect(page.locator("#deploy-incidents").get_by_role("link")).to_have_count(2)
+
+
 # ------------------------------------------------------------------ every page: axe, pictures
 
 PAGES = (
@@ -369,6 +443,9 @@ PAGES = (
     "/me",
     "/services",
     "/services/{service}",
+    "/incidents/{deployed_incident}",
+    "/deploys",
+    "/deploys/{deploy}",
     "/pager-load",
     "/people",
 )
@@ -421,11 +498,14 @@ def test_every_page_is_accessible_on_desktop_and_phone(
     incident_id: int,
     schedules: dict[str, dict[str, Any]],
     services: dict[str, dict[str, Any]],
+    deployed: dict[str, int],
 ) -> None:
     path = template.format(
         incident=incident_id,
         schedule=schedules["payments-primary"]["id"],
         service=services["payments-api"]["id"],
+        deployed_incident=deployed["incident"],
+        deploy=deployed["deploy"],
     )
     context = browser.new_context(
         base_url=demo.url, viewport=DESKTOP.size(), storage_state=str(admin_state)

@@ -125,6 +125,19 @@ EXAMPLES: dict[ev.EventKind, ev.Event] = {
         ev.Resolved(**ALICE, automatic=False, note="rolled back", closed_alerts=2),
         ev.NoteAdded(**ALICE, text="restarted the pods"),
         ev.UrgencyChanged(**ALICE, urgency="low", previous="high"),
+        ev.DeployNearby(
+            deployment_id=7,
+            version="v1.4.2",
+            previous_version="v1.4.1",
+            environment="production",
+            deployer_user_id=4,
+            deployer_name="Dina",
+            deployed_at=AT,
+            minutes_before=12,
+            deployer_told="notify",
+        ),
+        ev.DeployConfirmed(**ALICE, deployment_id=7, version="v1.4.2", note="bad migration"),
+        ev.DeployRejected(**ALICE, deployment_id=7, version="v1.4.2"),
         ev.EngineError(operation="escalate", retry_in_seconds=30),
     )
 }

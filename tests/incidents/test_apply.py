@@ -50,5 +50,6 @@ def test_start_up_wires_the_subscribers_in_their_order() -> None:
         "slack.message_updates",
         "notify.webhook_updates",
         "notify.exhausted",
+        "deploys.judgements",
         "incidents.counters",
     ]

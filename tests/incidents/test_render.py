@@ -81,6 +81,12 @@ EXPECTED: dict[ev.EventKind, str] = {
     ),
     K.NOTE: "restarted the pods",
     K.URGENCY_CHANGED: "Alice set urgency to low via slack",
+    K.DEPLOY_NEARBY: (
+        "Opened after deploy v1.4.2 to production by Dina 12 min before (previous v1.4.1); "
+        "Dina told"
+    ),
+    K.DEPLOY_CONFIRMED: "Alice confirmed deploy v1.4.2 as the cause via slack: bad migration",
+    K.DEPLOY_REJECTED: "Alice judged deploy v1.4.2 not related via slack",
     K.ENGINE_ERROR: "The engine failed to escalate this incident; retrying in 30s",
 }
 

@@ -94,19 +94,19 @@ def _sanitized_alert(alert: InboundAlert) -> InboundAlert:
         summary=sanitize_line(alert.summary),
         severity=sanitize_line(alert.severity),
         source=sanitize_line(alert.source),
-        details=_sanitized_json(alert.details),
+        details=sanitized_json(alert.details),
         links=tuple(
             {sanitize_line(k): sanitize_line(v) for k, v in link.items()} for link in alert.links
         ),
     )
 
 
-def _sanitized_json(value: Any) -> Any:
+def sanitized_json(value: Any) -> Any:
     # Depth is bounded: bodies nesting deeper than MAX_JSON_DEPTH were refused at parse time.
     if isinstance(value, str):
         return sanitize_text(value)
     if isinstance(value, dict):
-        return {sanitize_text(str(k)): _sanitized_json(v) for k, v in value.items()}
+        return {sanitize_text(str(k)): sanitized_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_sanitized_json(v) for v in value]
+        return [sanitized_json(v) for v in value]
     return value

@@ -6,8 +6,9 @@ user (which may take a Slack API call), acts as that user with their rights, and
 problems to the clicker through the interaction's ``response_url``. Success needs no extra
 message: the incident change updates every Slack message of the incident (``announce``).
 
-Other interaction types go in ``HANDLERS`` (run after the answer), buttons other than the
-incident verbs in ``BUTTONS``, and types whose HTTP answer carries a body (a modal's
+The deploy verdict buttons ("Caused by this deploy" / "Not related") are in ``BUTTONS`` from
+the start; other interaction types go in ``HANDLERS`` (run after the answer), buttons other
+than the incident verbs in ``BUTTONS``, and types whose HTTP answer carries a body (a modal's
 ``view_submission``) in ``RESPONDERS``. The Slack app adds its own at start-up through
 ``register_button`` and ``register_responder`` (``modals.register_interactions``).
 """
@@ -20,9 +21,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import Principal
 from app.core.db import Database
+from app.core.errors import BatonError
+from app.deploys import service as deploys
 from app.incidents import channel_actions as actions
 from app.incidents.channel_actions import Action
+from app.incidents.models import Incident
 from app.integrations.slack import linking, page_blocks
 from app.integrations.slack.background import BackgroundWork
 from app.integrations.slack.client import SlackApi, SlackCallFailed
@@ -97,19 +104,8 @@ async def _block_actions(ctx: SlackContext, payload: dict[str, Any]) -> None:
     if incident_id is None:
         await tell(ctx, payload, "That button does not name an incident Baton knows.")
         return
-    try:
-        user_id = await _baton_user(ctx, payload)
-    except SlackCallFailed as exc:
-        log.warning("could not look up a Slack user", extra={"error": exc.detail})
-        await tell(
-            ctx,
-            payload,
-            "Baton could not check your Slack profile just now, so "
-            "nothing was done. Please try again in a minute.",
-        )
-        return
+    user_id = await _clicker(ctx, payload)
     if user_id is None:
-        await tell(ctx, payload, LINK_HELP)
         return
     async with ctx.db.transaction() as session:
         principal = await people.principal_for_user(session, user_id, channel="slack")
@@ -122,6 +118,79 @@ async def _block_actions(ctx: SlackContext, payload: dict[str, Any]) -> None:
     elif not outcome.changed or _on_ephemeral(payload):
         # An ephemeral message (a /baton answer) is not updated by the change: say what happened.
         await tell(ctx, payload, outcome.text)
+
+
+async def _clicker(ctx: SlackContext, payload: dict[str, Any]) -> int | None:
+    """The Baton user who clicked; None (and the clicker told why) when Baton cannot say."""
+    try:
+        user_id = await _baton_user(ctx, payload)
+    except SlackCallFailed as exc:
+        log.warning("could not look up a Slack user", extra={"error": exc.detail})
+        await tell(
+            ctx,
+            payload,
+            "Baton could not check your Slack profile just now, so "
+            "nothing was done. Please try again in a minute.",
+        )
+        return None
+    if user_id is None:
+        await tell(ctx, payload, LINK_HELP)
+    return user_id
+
+
+_DEPLOY_REF = re.compile(r"^\s*(\d{1,18}):(\d{1,18})\s*$")
+
+
+def deploy_ref(value: object) -> tuple[int, int] | None:
+    """(incident id, deployment id) of a deploy verdict button (``page_blocks.deploy_value``)."""
+    match = _DEPLOY_REF.match(str(value or ""))
+    return (int(match[1]), int(match[2])) if match else None
+
+
+async def judge_deploy(ctx: SlackContext, payload: dict[str, Any]) -> None:
+    """ "Caused by this deploy" / "Not related" on a page: the clicker's verdict, as them."""
+    action = (payload.get("actions") or [{}])[0]
+    caused = action.get("action_id") == page_blocks.ACTION_DEPLOY_CAUSED
+    ref = deploy_ref(action.get("value"))
+    if ref is None:
+        await tell(ctx, payload, "That button does not name a deploy Baton knows.")
+        return
+    incident_id, deployment_id = ref
+    user_id = await _clicker(ctx, payload)
+    if user_id is None:
+        return
+    changed = False
+    async with ctx.db.transaction() as session:
+        principal = await people.principal_for_user(session, user_id, channel="slack")
+        if principal is None:
+            text = LINK_HELP
+        else:
+            text, changed = await _judge(session, principal, incident_id, deployment_id, caused)
+    if not changed or _on_ephemeral(payload):
+        # A verdict that changed updates the page for everyone (``incident_updates``).
+        await tell(ctx, payload, text)
+
+
+async def _judge(
+    session: AsyncSession, principal: Principal, incident_id: int, deployment_id: int, caused: bool
+) -> tuple[str, bool]:
+    """What to tell the clicker, and whether the verdict changed."""
+    incident = await session.get(Incident, incident_id)
+    before = (incident.nearby_deploy or {}).get("verdict") if incident is not None else None
+    try:
+        # A savepoint: a refusal undoes only the attempt, as for the incident buttons.
+        async with session.begin_nested():
+            incident = await deploys.judge(
+                session, principal, incident_id, deployment_id, caused=caused
+            )
+    except BatonError as exc:
+        return f"Could not record that for #{incident_id}: {exc.detail}", False
+    after = (incident.nearby_deploy or {}).get("verdict")
+    version = (incident.nearby_deploy or {}).get("version", "")
+    said = "caused" if caused else "is not related to"
+    if after == before:
+        return f"Already recorded: deploy {version} {said} #{incident_id}.", False
+    return f"Recorded: deploy {version} {said} #{incident_id}.", True
 
 
 def _on_ephemeral(payload: dict[str, Any]) -> bool:
@@ -158,7 +227,10 @@ async def tell(ctx: SlackContext, payload: dict[str, Any], text: str) -> None:
 
 
 HANDLERS: dict[str, Handler] = {"block_actions": handle_block_actions}
-BUTTONS: dict[str, Handler] = {}
+BUTTONS: dict[str, Handler] = {
+    page_blocks.ACTION_DEPLOY_CAUSED: judge_deploy,
+    page_blocks.ACTION_DEPLOY_UNRELATED: judge_deploy,
+}
 RESPONDERS: dict[str, Responder] = {}
 
 

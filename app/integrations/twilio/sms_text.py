@@ -2,7 +2,8 @@
 
 A single non-GSM character (a curly quote in an alert title, an emoji) switches a whole SMS to
 UCS-2, where a segment holds 70 characters instead of 160, so page texts are transliterated to
-the GSM 03.38 alphabet first. The reply codes are never clipped; the title is.
+the GSM 03.38 alphabet first. The reply codes are never clipped; the title is, and a deploy
+the incident followed outranks the title (``_with_deploy``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.incidents.channel_actions import Action
+from app.notify import messages
 
 SEGMENT = 160  # septets in a single GSM-7 SMS
 SEGMENT_PART = 153  # septets per part of a concatenated SMS
@@ -116,15 +118,61 @@ def _fit(head: str, title: str, tail: str, budget: int = SEGMENT) -> str:
     return head + clip(title, max(room, 0)) + tail
 
 
+def deploy_words(deploy: Mapping[str, Any], *, compact: bool = False) -> str:
+    """The deploy the incident followed, as ``messages.deploy_line`` says it, or the compact
+    form an SMS falls back to: ``after v1.4.2 by dina 12m ago (prev v1.4.1)``."""
+    if not compact:
+        return _one_line(messages.deploy_line({"deploy": deploy}))
+    said = ("caused by " if deploy.get("verdict") == "confirmed" else "after ") + str(
+        deploy["version"]
+    )
+    if deploy.get("deployer"):
+        said += f" by {deploy['deployer']}"
+    said += f" {deploy.get('minutes_ago', 0)}m ago"
+    if deploy.get("previous_version"):
+        said += f" (prev {deploy['previous_version']})"
+    return _one_line(said)
+
+
+def _fits(
+    head: str, title: str, tail: str, budget: int, *, title_min: int, clip_head: bool
+) -> bool:
+    """Whether ``tail`` leaves the title ``title_min`` septets (or all of it, when shorter),
+    with the head whole or, when ``clip_head``, cut down as far as ``_fit`` would."""
+    head_size = min(septets(head), 16) if clip_head else septets(head)
+    return head_size + min(septets(title), title_min) + septets(tail) <= budget
+
+
+def _with_deploy(head: str, title: str, tail: str, deploy: Mapping[str, Any]) -> str:
+    """The page with its deploy, which outranks the title and the service name: the full words
+    in one segment, else the compact ones, else two segments; only a version or name too long
+    even for that has its deploy words clipped. The reply codes stay whole throughout."""
+    full, compact = (f" - {deploy_words(deploy, compact=c)}" for c in (False, True))
+    two = SEGMENT_PART * 2
+    for budget in (SEGMENT, two):
+        for words, clip_head in ((full, False), (compact, False), (compact, True)):
+            title_min = 12 if clip_head else 24
+            if _fits(head, title, words + tail, budget, title_min=title_min, clip_head=clip_head):
+                return _fit(head, title, words + tail, budget)
+    room = two - min(septets(head), 16) - min(septets(title), 12) - septets(tail)
+    return _fit(head, title, clip(compact, room) + tail, two)
+
+
 def page_sms(context: Mapping[str, Any], code: int | None) -> str:
-    """One page as an SMS, e.g. ``Baton #123 payments-api: Latency high. Reply 4a to ack, ...``."""
+    """One page as an SMS, e.g. ``Baton #123 payments-api: Latency high. Reply 4a to ack, ...``,
+    with ``- after deploy v1.4.2 by dina 12 min ago (previous v1.4.1)`` before the codes when
+    the incident followed a deploy."""
     prefix = "(shadow) " if context.get("shadow") else ""
     head = f"{prefix}Baton #{context['incident_id']} {_one_line(context.get('service', ''))}: "
     count = int(context.get("alert_count") or 1)
     tail = f" ({count} alerts)" if count > 1 else ""
     if code is not None:
         tail += " " + codes_hint(code)
-    return _fit(head, _one_line(context.get("title", "")), tail)
+    title = _one_line(context.get("title", ""))
+    deploy = context.get("deploy")
+    if isinstance(deploy, Mapping) and deploy.get("version"):
+        return _with_deploy(head, title, tail, deploy)
+    return _fit(head, title, tail)
 
 
 def summary_sms(context: Mapping[str, Any], code: int | None) -> str:

@@ -6,6 +6,8 @@ The call reads the page and waits for one key (``gather_twiml``); the key comes 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -16,6 +18,7 @@ from app.notify.base import MessageKind, OutboundMessage
 VOICE_GATHER_PATH = "/api/v1/twilio/voice/gather"
 # Keys a callee presses during a page call.
 KEY_ACKNOWLEDGE, KEY_RESOLVE, KEY_ESCALATE, KEY_REPEAT = "4", "6", "5", "*"
+_V_NUMBER = re.compile(r"^[vV]\d")
 
 
 def spoken_text(message: OutboundMessage) -> str:
@@ -34,9 +37,42 @@ def spoken_text(message: OutboundMessage) -> str:
         return (
             f"This is Baton with a {context.get('urgency', '')} urgency page.{shadow} "
             f"Incident {context['incident_id']} on {context.get('service', '')}: {title}."
-            f"{alerts}"
+            f"{alerts}{spoken_deploy(context.get('deploy'))}"
         )
     return f"This is Baton. {message.text}"
+
+
+def _spoken_version(version: object) -> str:
+    # "v1.4.2" read aloud is "vee one point four..."; "version 1.4.2" is what a person says.
+    said = sms_text.clip(" ".join(str(version).split()), 60)
+    if _V_NUMBER.match(said):
+        return f"version {said[1:]}"
+    return said
+
+
+def _minutes(n: int) -> str:
+    if n < 1:
+        return "less than a minute ago"
+    return "1 minute ago" if n == 1 else f"{n} minutes ago"
+
+
+def spoken_deploy(deploy: object) -> str:
+    """The deploy the incident followed, as a sentence ("" without one), e.g. " This follows
+    deploy version 1.4.2 by dina, 12 minutes ago. The previous version was 1.4.1." """
+    if not isinstance(deploy, Mapping) or not deploy.get("version"):
+        return ""
+    said = f"deploy {_spoken_version(deploy['version'])}"
+    if deploy.get("deployer"):
+        said += f" by {sms_text.clip(' '.join(str(deploy['deployer']).split()), 60)}"
+    said += f", {_minutes(int(deploy.get('minutes_ago') or 0))}"
+    if deploy.get("verdict") == "confirmed":
+        sentence = f" A responder confirmed the cause: {said}."
+    else:
+        sentence = f" This follows {said}."
+    if deploy.get("previous_version"):
+        previous = _spoken_version(deploy["previous_version"]).removeprefix("version ")
+        sentence += f" The previous version was {previous}."
+    return sentence
 
 
 def keys_text(bundle: bool) -> str:

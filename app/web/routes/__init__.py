@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from app.web.routes import (
+    deploys,
     home,
     incidents,
     me,
@@ -18,6 +19,7 @@ ROUTERS: list[APIRouter] = [
     home.router,
     incidents.router,
     services.router,
+    deploys.router,
     pager_load.router,
     people.router,
     schedules.router,

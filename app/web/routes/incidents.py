@@ -26,6 +26,7 @@ from app.core.errors import Forbidden, InvalidInput
 from app.core.pagination import PageParams, decode_cursor, paginate
 from app.core.schemas import Id
 from app.core.session import DbSession
+from app.deploys import service as deploys
 from app.escalation.policy import Position, next_position
 from app.incidents import api as incidents_api
 from app.incidents import service as incidents
@@ -34,6 +35,7 @@ from app.incidents.lifecycle import IncidentState
 from app.incidents.models import Incident
 from app.people import service as people
 from app.people.models import Urgency, User
+from app.web import deploy_views
 from app.web.auth import SignedIn, WebReader, WebWriter
 from app.web.templating import is_htmx, render
 
@@ -237,6 +239,7 @@ async def _incident_context(
     alerts = await incidents_api.INCIDENT_ALERTS.call(session, incident_id)
     assigned = (await incidents.assignees_of(session, [incident_id]))[incident_id]
     actions = await _actions(session, incident, signed_in)
+    panels = await deploy_views.nearby_panels(session, incident)
     return {
         "incident": incident,
         "service": service,
@@ -248,6 +251,11 @@ async def _incident_context(
         "actions": actions,
         "people": await _reassign_choices(session, actions) if with_choices else [],
         "urgencies": list(Urgency),
+        "deploys": panels,
+        "shown_deploys": deploy_views.shown_verdicts(panels),
+        # Judging is an action like the others (an empty set: this person may not act); the API
+        # takes it on a resolved incident too.
+        "can_judge": bool(actions),
         "done": None,
     }
 
@@ -268,6 +276,7 @@ async def incident_live(
     incident_id: Id,
     shown_state: str = "",
     shown_urgency: str = "",
+    shown_deploys: str = "",
 ) -> HTMLResponse:
     """What htmx polls on the incident page: the timeline, the status beside it (out of band)
     and, when someone else changed the state or urgency, the buttons too. The buttons are not
@@ -278,6 +287,9 @@ async def incident_live(
     if redraw:
         context["people"] = await _reassign_choices(session, context["actions"])
     context["redraw_actions"] = redraw
+    # A judgement made elsewhere (Slack, the API) redraws the deploy panel; nothing else does,
+    # so a focused button is not replaced under the keyboard every few seconds.
+    context["redraw_deploys"] = redraw or shown_deploys != context["shown_deploys"]
     return render(request, "incidents/_live.html", context)
 
 
@@ -390,3 +402,33 @@ async def set_urgency(
     return await _after_action(
         request, session, signed_in, incident_id, f"Urgency is now {chosen.value}."
     )
+
+
+async def _judge(
+    request: Request,
+    signed_in: SignedIn,
+    session: AsyncSession,
+    incident_id: int,
+    deployment_id: int,
+    *,
+    caused: bool,
+) -> Response:
+    await deploys.judge(session, signed_in.principal, incident_id, deployment_id, caused=caused)
+    done = "Marked as caused by this deploy." if caused else "Marked as not related to the deploy."
+    return await _after_action(request, session, signed_in, incident_id, done)
+
+
+@router.post("/incidents/{incident_id}/deploys/{deployment_id}/confirm")
+async def confirm_deploy(
+    request: Request, signed_in: WebWriter, session: DbSession, incident_id: Id, deployment_id: Id
+) -> Response:
+    """ "Caused by this deploy", as the API's ``.../deploys/{deployment_id}/confirm``."""
+    return await _judge(request, signed_in, session, incident_id, deployment_id, caused=True)
+
+
+@router.post("/incidents/{incident_id}/deploys/{deployment_id}/reject")
+async def reject_deploy(
+    request: Request, signed_in: WebWriter, session: DbSession, incident_id: Id, deployment_id: Id
+) -> Response:
+    """ "Not related", as the API's ``.../deploys/{deployment_id}/reject``."""
+    return await _judge(request, signed_in, session, incident_id, deployment_id, caused=False)

@@ -20,6 +20,7 @@ from app.catalog.models import Service, SupportModel, UrgencyRule
 from app.core.auth import Principal
 from app.core.errors import InvalidInput
 from app.core.session import ClockDep, DbSession
+from app.deploys import service as deploys
 from app.escalation import schemas as escalation_schemas
 from app.escalation import service as escalation
 from app.escalation.models import EscalationPolicy, EscalationStep, TargetKind
@@ -31,6 +32,7 @@ from app.schedules import service as schedules_service
 from app.schedules.models import Schedule
 from app.schedules.schemas import OnCallOut
 from app.web.auth import WebReader, WebWriter
+from app.web.deploy_views import rows_of, watch_words
 from app.web.forms import form_text, validated
 from app.web.listing import all_teams, every_page
 from app.web.templating import render
@@ -38,6 +40,7 @@ from app.web.templating import render
 router = APIRouter()
 
 MAINTENANCE_NOW = timedelta(hours=1)
+RECENT_DEPLOYS = 10
 
 
 # ------------------------------------------------------------------------- what pages show
@@ -168,6 +171,7 @@ async def service_page(
     window = await catalog.active_window(session, service_id, now)
     windows = await catalog.list_maintenance(session, service_id)
     open_counts = await incident_history.open_counts_by_service(session)
+    recent = await deploys.recent_for_service(session, service_id, limit=RECENT_DEPLOYS)
     return render(
         request,
         "services/service.html",
@@ -185,6 +189,8 @@ async def service_page(
             "support_models": list(SupportModel),
             "urgency_rules": list(UrgencyRule),
             "labels_text": "\n".join(f"{k}={v}" for k, v in svc.labels.items()),
+            "deploys": rows_of(list(recent), {svc.id: svc}),
+            "deploy_watch": watch_words(svc),
         },
     )
 
