@@ -254,11 +254,8 @@ def main() -> None:
     parser.add_argument(
         "--nearby",
         nargs="*",
-        default=["sqlite"],
-        # PostgreSQL is left out by default for now: incidents opening at the same moment after
-        # the same deploy deadlock there (the link's foreign key share lock, then FOR UPDATE of
-        # the deploy, in app/deploys/subscribers.py); `--nearby sqlite postgresql` once fixed.
-        help="Backends that also run the `nearby` phase (default: sqlite).",
+        default=["sqlite", "postgresql"],
+        help="Backends that also run the `nearby` phase (default: both).",
     )
     args = parser.parse_args()
     seconds, rounds = (2.0, 3) if args.quick else (2.0, 8)
