@@ -22,11 +22,8 @@ import json
 import random
 import re
 import statistics
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -37,6 +34,7 @@ from bench.harness import (
     Server,
     machine,
     postgres_database,
+    run_wrk,
     seed,
     summary,
     today,
@@ -117,21 +115,9 @@ end
 def _wrk(
     url: str, key: str, seconds: float, connections: int, alerts: int = 10, groups: int = 0
 ) -> float:
-    """Requests per second that wrk (a C load generator, so the client is not the limit)
-    sustained against ``url``."""
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(WRK_SCRIPT % {"alerts": alerts, "key": key, "groups": groups})
-    try:
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(script), url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        script.unlink()
-    if "Non-2xx" in out:
-        raise RuntimeError(f"{url} answered errors:\n{out}")
+    """Requests per second that wrk sustained against ``url``."""
+    lua = WRK_SCRIPT % {"alerts": alerts, "key": key, "groups": groups}
+    out = run_wrk(url, lua, seconds, connections)
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if match is None:
         raise RuntimeError(out)

@@ -26,11 +26,9 @@ import asyncio
 import json
 import re
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, insert, select
@@ -41,7 +39,7 @@ from app.core.db import Database, make_engine
 from app.deploys import service as deploys
 from app.deploys.models import Deployment, DeploySource, DeployStatus
 from bench.bench_alerts import WRK_SCRIPT
-from bench.harness import PageRecorder, Server, machine, postgres_database, seed, today
+from bench.harness import PageRecorder, Server, machine, postgres_database, run_wrk, seed, today
 
 DEPLOYS = 10_000
 SPREAD = timedelta(days=90)
@@ -100,28 +98,8 @@ _LATENCY_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 def wrk(url: str, key: str, seconds: float, connections: int) -> tuple[float, float]:
     """(requests/s, median latency in ms) of single-alert webhooks, each a new incident."""
-    script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(WRK_SCRIPT % {"alerts": 1, "key": key, "groups": 0})
-    try:
-        out = subprocess.run(
-            [
-                "wrk",
-                "-t1",
-                f"-c{connections}",
-                f"-d{int(seconds)}s",
-                "--latency",
-                "-s",
-                str(script),
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        script.unlink()
-    if "Non-2xx" in out:
-        raise RuntimeError(f"{url} answered errors:\n{out}")
+    lua = WRK_SCRIPT % {"alerts": 1, "key": key, "groups": 0}
+    out = run_wrk(url, lua, seconds, connections, latency=True)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     median = re.search(r"50%\s+([\d.]+)(us|ms|s)\b", out)
     if rate is None or median is None:

@@ -11,6 +11,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -252,3 +253,31 @@ def seed(server: Server, pager_url: str) -> dict[str, Any]:
         json={"kind": "alertmanager", "name": "bench"},
     )["key"]
     return {"key": key, "service": service}
+
+
+def run_wrk(url: str, lua: str, seconds: float, connections: int, *, latency: bool = False) -> str:
+    """wrk's report (a C load generator, so the client is not the limit) of ``lua`` against
+    ``url``; any non-2xx answer is an error of the run, not a figure."""
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(lua)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{int(seconds)}s",
+                *(["--latency"] if latency else []),
+                "-s",
+                str(script),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        script.unlink()
+    if "Non-2xx" in out:
+        raise RuntimeError(f"{url} answered errors:\n{out}")
+    return out
