@@ -10,6 +10,7 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -671,6 +672,125 @@ def _print_verdict(deployment_id: int, answer: dict[str, Any], as_json: bool) ->
     else:
         for line in _verdict_report(deployment_id, answer):
             click.echo(line)
+
+
+# ------------------------------------------------------------------- metrics, through the API
+
+_AGO = re.compile(r"(\d+)([hdw])")
+_AGO_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``30d``, ``12h``, ``2w`` before ``now``, or an ISO 8601 instant (UTC without an
+    offset)."""
+    found = _AGO.fullmatch(text.strip().lower())
+    if found:
+        return now - timedelta(hours=int(found.group(1)) * _AGO_HOURS[found.group(2)])
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a time like 30d, 12h, 2w nor an ISO 8601 time"
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def _percent(share: float | None) -> str:
+    return "-" if share is None else f"{share * 100:.0f}%"
+
+
+def report_table(report: dict[str, Any]) -> list[str]:
+    """A service's metrics as two aligned columns."""
+    incidents, dora = report["incidents"], report["dora"]
+    mtta, mttr = incidents["mtta"], incidents["mttr"]
+    lead, recovery = dora["change_lead_time"], dora["recovery_time"]
+
+    def band(name: str) -> str:
+        return f" ({report['dora'][name]})" if report["dora"][name] else ""
+
+    rows = [
+        ("service", report["service_name"]),
+        ("window", f"{report['since'][:16]} to {report['until'][:16]} UTC"),
+        ("incidents", str(incidents["incidents"])),
+        (
+            "MTTA median / p90 / mean",
+            " / ".join(_minutes(mtta[k]) for k in ("median", "p90", "mean")),
+        ),
+        (
+            "MTTR median / p90 / mean",
+            " / ".join(_minutes(mttr[k]) for k in ("median", "p90", "mean")),
+        ),
+        (
+            "escalated to step 2",
+            f"{incidents['escalated']} ({_percent(incidents['escalation_rate'])})",
+        ),
+        ("flapping (self-resolved <5 min)", str(incidents["flapping"])),
+        ("outside business hours", _percent(incidents["out_of_hours_share"])),
+        *(
+            (f"noisy alert #{n + 1}", f"{a['key']} ({a['count']})")
+            for n, a in enumerate(incidents["noisiest_alerts"][:3])
+        ),
+        (
+            "deploys",
+            f"{dora['deployments']} ({dora['deployments_per_day']:.2f}/day)"
+            f"{band('deployment_frequency_band')}",
+        ),
+        ("change lead time (median)", f"{_minutes(lead['median'])}{band('change_lead_time_band')}"),
+        (
+            "change failure rate",
+            f"{_percent(dora['change_failure_rate'])}{band('change_failure_rate_band')}",
+        ),
+        ("recovery time (median)", f"{_minutes(recovery['median'])}{band('recovery_time_band')}"),
+        ("bands from", f"{dora['report']}"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    return [f"{label:<{width}}  {value}" for label, value in rows]
+
+
+@main.command(help="Print a service's metrics over a window: incidents, MTTA/MTTR, DORA.")
+@click.option("--service", required=True, help="The service's name (or id).")
+@click.option(
+    "--since", "since_text", default="30d", show_default=True, help="30d, 12h, 2w or an ISO time."
+)
+@click.option("--until", "until_text", default=None, help="An ISO 8601 time (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print Baton's answer as JSON.")
+@_url_option
+@_token_option
+def report(
+    service: str,
+    since_text: str,
+    until_text: str | None,
+    as_json: bool,
+    url: str | None,
+    token: str | None,
+) -> None:
+    now = SystemClock().now()
+    try:
+        until = parse_since(until_text, now) if until_text else now
+        since = parse_since(since_text, until)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    reference = _service_reference(service)
+    if isinstance(reference, str):
+        found = _api_call(
+            "GET", "/api/v1/services", url, token, params={"q": reference, "limit": 100}
+        )
+        matches = [s for s in found["items"] if s["name"] == reference]
+        if not matches:
+            raise click.ClickException(f"404: service {reference!r} not found")
+        reference = matches[0]["id"]
+    params = {"since": since.isoformat(), "until": until.isoformat()}
+    path = f"/api/v1/metrics/services/{reference}"
+    found_report = _api_call("GET", path, url, token, params=params)
+    if as_json:
+        click.echo(json.dumps(found_report))
+        return
+    for line in report_table(found_report):
+        click.echo(line)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ BENCHMARKS = [
         ["-m", "bench.bench_deploy_watch"],
     ),
     ("web pages, demo and large organisation, PostgreSQL", ["-m", "bench.bench_web"]),
+    (
+        "team metrics against the number of incidents, SQLite and PostgreSQL",
+        ["-m", "bench.bench_metrics"],
+    ),
 ]
 
 

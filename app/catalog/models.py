@@ -30,6 +30,10 @@ class DeployerNotice(StrEnum):
 
 
 DEFAULT_DEPLOY_WATCH_MINUTES = 30
+# The review policy: a high-urgency incident open longer than this needs a review (as does
+# every incident linked to a deploy), and its owner is nudged this many days after it resolved.
+DEFAULT_REVIEW_AFTER_MINUTES = 30
+DEFAULT_REVIEW_NUDGE_DAYS = 3
 
 
 class Service(TimestampMixin, Base):
@@ -43,6 +47,13 @@ class Service(TimestampMixin, Base):
         CheckConstraint(
             "deploy_watch_minutes >= 0 AND deploy_watch_minutes <= 1440",
             name="deploy_watch_range",
+        ),
+        CheckConstraint(
+            "review_after_minutes >= 0 AND review_after_minutes <= 10080",
+            name="review_after_range",
+        ),
+        CheckConstraint(
+            "review_nudge_days >= 1 AND review_nudge_days <= 90", name="review_nudge_range"
         ),
     )
 
@@ -78,6 +89,9 @@ class Service(TimestampMixin, Base):
     )
     # The environments whose deploys are watched; empty: every environment.
     deploy_watch_environments: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The review policy (app/review): see DEFAULT_REVIEW_AFTER_MINUTES.
+    review_after_minutes: Mapped[int] = mapped_column(default=DEFAULT_REVIEW_AFTER_MINUTES)
+    review_nudge_days: Mapped[int] = mapped_column(default=DEFAULT_REVIEW_NUDGE_DAYS)
 
 
 class MaintenanceWindow(Base):

@@ -7,6 +7,8 @@ from pydantic import AfterValidator, Field, model_validator
 
 from app.catalog.models import (
     DEFAULT_DEPLOY_WATCH_MINUTES,
+    DEFAULT_REVIEW_AFTER_MINUTES,
+    DEFAULT_REVIEW_NUDGE_DAYS,
     DeployerNotice,
     SupportModel,
     UrgencyRule,
@@ -39,6 +41,11 @@ DeployWatchMinutes = Annotated[int, Field(ge=0, le=1440)]
 WatchedEnvironment = Annotated[
     str, Field(min_length=1, max_length=100), AfterValidator(validation.plain_line)
 ]
+
+
+# The review policy: at most a week; nudges between a day and about a quarter after resolution.
+ReviewAfterMinutes = Annotated[int, Field(ge=0, le=10080)]
+ReviewNudgeDays = Annotated[int, Field(ge=1, le=90)]
 
 
 def _distinct(environments: list[str]) -> list[str]:
@@ -75,6 +82,8 @@ class ServiceCreate(InputModel):
     deploy_watch_minutes: DeployWatchMinutes = DEFAULT_DEPLOY_WATCH_MINUTES
     deployer_notice: DeployerNotice = DeployerNotice.NOTIFY
     deploy_watch_environments: WatchedEnvironments = Field(default_factory=list)
+    review_after_minutes: ReviewAfterMinutes = DEFAULT_REVIEW_AFTER_MINUTES
+    review_nudge_days: ReviewNudgeDays = DEFAULT_REVIEW_NUDGE_DAYS
 
 
 class ServiceUpdate(PatchModel):
@@ -94,6 +103,8 @@ class ServiceUpdate(PatchModel):
     deploy_watch_minutes: DeployWatchMinutes | None = None
     deployer_notice: DeployerNotice | None = None
     deploy_watch_environments: WatchedEnvironments | None = None
+    review_after_minutes: ReviewAfterMinutes | None = None
+    review_nudge_days: ReviewNudgeDays | None = None
 
 
 class ServiceOut(OutputModel):
@@ -120,6 +131,16 @@ class ServiceOut(OutputModel):
     )
     deploy_watch_environments: list[str] = Field(
         description="Only deploys to these environments are watched (empty: all)."
+    )
+    review_after_minutes: int = Field(
+        default=DEFAULT_REVIEW_AFTER_MINUTES,
+        description="A review is owed for high-urgency incidents open longer than this (and "
+        "for every incident linked to a deploy).",
+    )
+    review_nudge_days: int = Field(
+        default=DEFAULT_REVIEW_NUDGE_DAYS,
+        description="The owner of a review still owed is nudged this many days after the "
+        "incident resolved.",
     )
     in_maintenance: bool = False
     created_at: datetime

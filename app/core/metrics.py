@@ -58,3 +58,45 @@ AUTH_REFUSED = Counter(
     "Requests answered 429 because their source address is locked out",
     ["credential"],
 )
+
+# The figures of app/review, per service and per team (never per person: bounded cardinality).
+# The engine job ``metrics-refresh`` recomputes them every few minutes (app/review/gauges.py);
+# a scrape only reads them.
+SERVICE_INCIDENTS_7D = Gauge(
+    "baton_service_incidents_7d", "Incidents opened in the last 7 days", ["service", "team"]
+)
+SERVICE_MTTA_SECONDS_7D = Gauge(
+    "baton_service_mtta_seconds_7d",
+    "Median time to acknowledge of incidents opened in the last 7 days (absent: none acked)",
+    ["service", "team"],
+)
+SERVICE_MTTR_SECONDS_7D = Gauge(
+    "baton_service_mttr_seconds_7d",
+    "Median time to resolve of incidents opened in the last 7 days (absent: none resolved)",
+    ["service", "team"],
+)
+SERVICE_DEPLOYS_30D = Gauge(
+    "baton_service_deploys_30d",
+    "Deploys that reached their environment in the last 30 days",
+    ["service", "team"],
+)
+SERVICE_CHANGE_FAILURE_RATE_30D = Gauge(
+    "baton_service_change_failure_rate_30d",
+    "Failed changes over all deploys of the last 30 days (absent: no deploys)",
+    ["service", "team"],
+)
+TEAM_INCIDENTS_7D = Gauge(
+    "baton_team_incidents_7d",
+    "Incidents of the team's services opened in the last 7 days",
+    ["team"],
+)
+TEAM_REVIEWS_OWED = Gauge(
+    "baton_team_reviews_owed", "Incident reviews owed by the team's services", ["team"]
+)
+TEAM_ACTION_ITEMS_OVERDUE = Gauge(
+    "baton_team_action_items_overdue", "Open action items past their due date", ["team"]
+)
+REVIEW_GAUGES_REFRESHED = Gauge(
+    "baton_review_gauges_refreshed_timestamp_seconds",
+    "When the service and team gauges were last recomputed (Unix time)",
+)

@@ -22,6 +22,9 @@ from app.deploys.retention import prune as prune_deploys
 from app.engine import jobs
 from app.integrations.service import mark_overdue_heartbeats
 from app.notify.dispatcher import Dispatcher
+from app.review.digest import send_due_digests
+from app.review.gauges import refresh_gauges
+from app.review.reminders import remind as remind_reviews
 from app.schedules.reminders import send_due_reminders
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,10 @@ class EngineIntervals:
     reminder_seconds: float = 60.0
     audit_prune_seconds: float = 3600.0
     deploy_prune_seconds: float = 3600.0
+    review_reminder_seconds: float = 60.0
+    # Digests are due at a wall time; a few minutes late is on time for a weekly summary.
+    digest_seconds: float = 300.0
+    metrics_refresh_seconds: float = 300.0
 
 
 @dataclass
@@ -123,6 +130,16 @@ class Engine:
             "deploy-prune": (
                 self.intervals.deploy_prune_seconds,
                 lambda: prune_deploys(db, incident_retention),
+            ),
+            "weekly-digest": (self.intervals.digest_seconds, lambda: send_due_digests(db)),
+            "metrics-refresh": (
+                self.intervals.metrics_refresh_seconds,
+                lambda: refresh_gauges(db),
+            ),
+            # Action items due or overdue, reviews owed: each reminder once (app/review).
+            "review-reminders": (
+                self.intervals.review_reminder_seconds,
+                lambda: remind_reviews(db),
             ),
             **(extra_jobs or {}),
         }

@@ -118,6 +118,10 @@ class Facts:
     resolved_at: datetime | None = None
     resolved_by: int | None = None
     deploy: NearbyDeploy | None = None
+    # Kept for the record (the metrics read them off the row): the first acknowledgement, which
+    # an un-acknowledge does not undo, and whether escalation ever went past the first step.
+    first_acknowledged_at: datetime | None = None
+    escalated_past_first_step: bool = False
 
     @property
     def escalates(self) -> bool:
@@ -673,6 +677,9 @@ def evolve(facts: Facts, event: ev.Event, at: datetime) -> Facts:
                 position=Position(event.loop, event.step),
                 next_escalation_at=event.next_escalation_at,
                 exhausted_at=None,
+                escalated_past_first_step=(
+                    facts.escalated_past_first_step or event.step >= 1 or event.loop >= 1
+                ),
             )
         case ev.StepEmpty():
             # Passed over: when every step is empty the incident stands at the end of the ladder.
@@ -696,6 +703,7 @@ def evolve(facts: Facts, event: ev.Event, at: datetime) -> Facts:
                 acknowledged_by=event.by_user_id,
                 next_escalation_at=None,
                 ack_expires_at=expires,
+                first_acknowledged_at=facts.first_acknowledged_at or at,
             )
         case ev.AckTimeout():
             # Who acknowledged first stays on record: the time to acknowledge was theirs.

@@ -67,6 +67,10 @@ class Incident(Base):
     # The deploy the incident opened after (``decide.NearbyDeploy`` as JSON), so every page,
     # escalations included, names it; None: no deploy was in its watch.
     nearby_deploy: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # For the record and the metrics: the first acknowledgement (``acknowledged_at`` is the
+    # current one, cleared by an un-acknowledge), and whether escalation went past step 1.
+    first_acknowledged_at: Mapped[datetime | None]
+    escalated_past_first_step: Mapped[bool] = mapped_column(default=False)
     escalation_exhausted_at: Mapped[datetime | None]
     ack_timeout_minutes: Mapped[int | None]
     ack_expires_at: Mapped[datetime | None]

@@ -120,6 +120,8 @@ def facts_of(incident: Incident) -> decide.Facts:
         resolved_at=incident.resolved_at,
         resolved_by=incident.resolved_by_id,
         deploy=_deploy_from_json(incident.nearby_deploy),
+        first_acknowledged_at=incident.first_acknowledged_at,
+        escalated_past_first_step=bool(incident.escalated_past_first_step),
     )
 
 
@@ -149,6 +151,8 @@ def _write_facts(incident: Incident, facts: decide.Facts) -> None:
     incident.acknowledged_by_id = facts.acknowledged_by
     incident.resolved_at = facts.resolved_at
     incident.resolved_by_id = facts.resolved_by
+    incident.first_acknowledged_at = facts.first_acknowledged_at
+    incident.escalated_past_first_step = facts.escalated_past_first_step
     deploy = _deploy_to_json(facts.deploy)
     if deploy != incident.nearby_deploy:  # JSON columns write whenever assigned
         incident.nearby_deploy = deploy
@@ -264,6 +268,7 @@ async def open_incident(
         last_alert_at=now if alert_count else None,
         escalation_step=0,
         escalation_loop=0,
+        escalated_past_first_step=False,
     )
     opening = decide.Open(
         actor=await _actor(session, actor),

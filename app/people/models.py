@@ -56,12 +56,23 @@ class User(TimestampMixin, Base):
 
 class Team(TimestampMixin, Base):
     __tablename__ = "teams"
+    __table_args__ = (
+        CheckConstraint("digest_weekday >= 0 AND digest_weekday <= 6", name="digest_weekday_range"),
+    )
 
     id: Mapped[IntPK]
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[TeamKind] = mapped_column(str_enum(TeamKind, 8))
     description: Mapped[str] = mapped_column(String(2000), default="")
     config_managed: Mapped[bool] = mapped_column(default=False)
+    # The weekly digest (app/review): sent on this weekday (0 = Monday) at this wall time
+    # ("HH:MM") in the team's zone, to its Slack channel and e-mail address where set.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    digest_weekday: Mapped[int] = mapped_column(default=0)
+    digest_time: Mapped[str] = mapped_column(String(5), default="09:00")
+    digest_slack_channel: Mapped[str] = mapped_column(String(80), default="")
+    digest_email: Mapped[str] = mapped_column(String(320), default="")
+    digest_enabled: Mapped[bool] = mapped_column(default=True)
 
     memberships: Mapped[list[TeamMembership]] = relationship(
         back_populates="team", cascade="all, delete-orphan", lazy="raise"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from app.core import validation
 from app.core.auth import Role, TeamRole
@@ -21,6 +21,15 @@ from app.core.schemas import (
 from app.people.models import ContactType, TeamKind, Urgency
 
 TeamName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w .-]*$")]
+# The weekly digest: a weekday (0 = Monday) and a wall time in the team's zone.
+DigestWeekday = Annotated[int, Field(ge=0, le=6)]
+DigestTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+DigestChannel = Annotated[
+    str, Field(max_length=80), AfterValidator(lambda v: validation.slack_channel(v) if v else v)
+]
+DigestEmail = Annotated[
+    str, Field(max_length=320), AfterValidator(lambda v: validation.email(v) if v else v)
+]
 
 
 class UserCreate(InputModel):
@@ -58,12 +67,24 @@ class TeamCreate(InputModel):
     name: TeamName
     kind: TeamKind
     description: Text = Field(default="", max_length=2000)
+    time_zone: TimeZoneName = "UTC"
+    digest_weekday: DigestWeekday = 0
+    digest_time: DigestTime = "09:00"
+    digest_slack_channel: DigestChannel = ""
+    digest_email: DigestEmail = ""
+    digest_enabled: bool = True
 
 
 class TeamUpdate(PatchModel):
     name: TeamName | None = None
     kind: TeamKind | None = None
     description: Text | None = Field(default=None, max_length=2000)
+    time_zone: TimeZoneName | None = None
+    digest_weekday: DigestWeekday | None = None
+    digest_time: DigestTime | None = None
+    digest_slack_channel: DigestChannel | None = None
+    digest_email: DigestEmail | None = None
+    digest_enabled: bool | None = None
 
 
 class MembershipOut(OutputModel):
@@ -77,6 +98,12 @@ class TeamOut(OutputModel):
     name: str
     kind: TeamKind
     description: str
+    time_zone: str = Field(default="UTC", description="The team's zone: its weekly digest's.")
+    digest_weekday: int = Field(default=0, description="The digest's weekday, 0 = Monday.")
+    digest_time: str = Field(default="09:00", description="The digest's wall time, HH:MM.")
+    digest_slack_channel: str = ""
+    digest_email: str = ""
+    digest_enabled: bool = True
     created_at: datetime
     updated_at: datetime
 

@@ -327,7 +327,7 @@ async def create_team(
 ) -> Team:
     principal.require_write()
     await _ensure_team_name_free(session, data.name, None)
-    team = Team(name=data.name, kind=data.kind, description=data.description)
+    team = Team(**data.model_dump())
     session.add(team)
     await session.flush()
     if not principal.is_admin:

@@ -43,6 +43,7 @@ class NavItem:
 NAVIGATION = (
     NavItem("On call", "/"),
     NavItem("Incidents", "/incidents"),
+    NavItem("Reviews", "/reviews"),
     NavItem("Schedules", "/schedules"),
     NavItem("My on-call", "/me"),
     NavItem("Services", "/services"),

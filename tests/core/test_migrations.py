@@ -261,3 +261,77 @@ async def test_0012_keeps_every_incident_and_gives_services_the_watch_defaults(
             assert kinds == ["generic"]  # the github one went with its kind
     finally:
         await engine.dispose()
+
+
+async def test_0014_fills_in_the_first_acknowledgement_and_the_escalation_reach(
+    empty_database_url: str,
+) -> None:
+    import json
+
+    from sqlalchemy import text
+
+    engine = make_engine(empty_database_url)
+    now = "2026-03-02 10:00:00+00:00"
+    try:
+        await upgrade(engine, "0013")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO teams (id, name, kind, description, config_managed, time_zone, "
+                    "digest_weekday, digest_time, digest_slack_channel, digest_email, "
+                    "digest_enabled, created_at, updated_at) VALUES (1, 'sre', 'ops', '', false, "
+                    "'UTC', 0, '09:00', '', '', true, :now, :now)"
+                ),
+                {"now": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO services (id, name, description, team_id, support_model, "
+                    "runbook_url, labels, urgency_rule, fallback_email, fallback_slack_channel, "
+                    "config_managed, deploy_watch_minutes, deployer_notice, "
+                    "deploy_watch_environments, review_after_minutes, review_nudge_days, "
+                    "created_at, updated_at) VALUES (1, 'payments-api', '', 1, 'dev', '', '{}', "
+                    "'high', '', '', false, 30, 'notify', '[]', 30, 3, :now, :now)"
+                ),
+                {"now": now},
+            )
+            for incident in (1, 2):
+                await conn.execute(
+                    text(
+                        "INSERT INTO incidents (id, service_id, title, state, urgency, "
+                        "created_at, updated_at, escalation_step, escalation_loop, "
+                        "held_for_maintenance, alert_count, truncated_alerts) VALUES (:id, 1, "
+                        "'5xx', 'triggered', 'high', :now, :now, 0, 0, false, 0, 0)"
+                    ),
+                    {"id": incident, "now": now},
+                )
+            rows = [
+                (1, "escalated", {"v": 1, "step": 0, "loop": 0}, "2026-03-02 10:00:00+00:00"),
+                (1, "acknowledged", {"v": 1}, "2026-03-02 10:07:00+00:00"),
+                (1, "acknowledged", {"v": 1}, "2026-03-02 10:03:00+00:00"),
+                (2, "escalated", {"v": 1, "step": 0, "loop": 0}, "2026-03-02 10:00:00+00:00"),
+                (2, "escalated", {"v": 1, "step": 1, "loop": 0}, "2026-03-02 10:05:00+00:00"),
+            ]
+            for incident, kind, data, at in rows:
+                await conn.execute(
+                    text(
+                        "INSERT INTO incident_events (incident_id, at, kind, channel, data) "
+                        "VALUES (:i, :at, :kind, 'system', :data)"
+                    ),
+                    {"i": incident, "at": at, "kind": kind, "data": json.dumps(data)},
+                )
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            found = (
+                await conn.execute(
+                    text(
+                        "SELECT id, first_acknowledged_at, escalated_past_first_step "
+                        "FROM incidents ORDER BY id"
+                    )
+                )
+            ).all()
+        first_ack = [str(row[1])[:16] if row[1] is not None else None for row in found]
+        assert first_ack == ["2026-03-02 10:03", None]
+        assert [bool(row[2]) for row in found] == [False, True]
+    finally:
+        await engine.dispose()

@@ -182,6 +182,29 @@ def deployed(demo: DemoBaton, alert_url: str) -> dict[str, int]:
     return {"deploy": deploy["id"], "incident": incident}
 
 
+@pytest.fixture(scope="module")
+def teams(demo: DemoBaton) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in demo.api("GET", "/api/v1/teams")["items"]}
+
+
+@pytest.fixture(scope="module")
+def reviewed(demo: DemoBaton, deployed: dict[str, int]) -> int:
+    """The review of the incident that opened after the deploy, drafted by the admin with the
+    API, with an action item past due for the admin: the review page with everything on it."""
+    document = demo.api("POST", f"/api/v1/incidents/{deployed['incident']}/review")
+    admin = users(demo)[DEMO_ADMIN]
+    demo.api(
+        "POST",
+        f"/api/v1/reviews/{document['review']['id']}/action-items",
+        json={
+            "title": "Canary the card authorisations",
+            "owner_id": admin["id"],
+            "due_date": (datetime.now(UTC) - timedelta(days=2)).date().isoformat(),
+        },
+    )
+    return deployed["incident"]
+
+
 def users(demo: DemoBaton) -> dict[str, dict[str, Any]]:
     return {u["email"]: u for u in demo.api("GET", "/api/v1/users", params={"limit": 200})["items"]}
 
@@ -432,6 +455,75 @@ def test_judge_the_deploy_an_incident_opened_after(
     expect(page.locator("#deploy-incidents").get_by_role("link")).to_have_count(2)
 
 
+def test_review_an_incident_after_a_deploy_and_find_the_action_item_on_my_on_call(
+    page: Any, demo: DemoBaton, deployed: dict[str, int], alert_url: str
+) -> None:
+    """From the incident page to its review: *Draft the review* writes the draft from the
+    timeline, with the deploy nearby; the summary is saved and rendered; an action item for me
+    shows on *My on-call*, where *Mark done* completes it in the API."""
+    from playwright.sync_api import expect
+
+    incident = fire_alert(alert_url, f"Refunds failing after the deploy {uuid.uuid4().hex[:6]}")
+    page.goto(f"/incidents/{incident}")
+    sign_in_by_link(page, demo, DEMO_ADMIN)
+    page.get_by_role("link", name="Review", exact=True).click()
+    expect(page).to_have_url(f"{demo.url}/incidents/{incident}/review")
+    page.get_by_role("button", name="Draft the review").click()
+
+    expect(page.locator("#review-state")).to_have_text("Draft")
+    expect(page.locator("#review-deploys")).to_contain_text("v1.4.2")
+    expect(page.locator("#review-timeline-list").get_by_role("listitem").first).to_be_visible()
+    page.get_by_role("textbox", name="Summary", exact=True).fill(
+        "Refunds failed for **ten minutes**."
+    )
+    page.get_by_role("combobox", name="Severity").select_option("sev2")
+    page.get_by_role("button", name="Save the review").click()
+    expect(page.locator("#section-summary strong")).to_have_text("ten minutes")
+
+    page.get_by_label("Action item", exact=True).fill("Add a refund canary")
+    page.get_by_label("Action item owner").select_option(str(users(demo)[DEMO_ADMIN]["id"]))
+    page.get_by_role("button", name="Add action item").click()
+    expect(page.locator("#action-item-list")).to_contain_text("Add a refund canary")
+    review = demo.api("GET", f"/api/v1/incidents/{incident}/review")
+    assert review["review"]["severity"] == "sev2", review["review"]
+    [item] = review["action_items"]
+
+    page.goto("/me")
+    row = page.locator(f"#my-action-item-{item['id']}")
+    expect(row).to_contain_text("Add a refund canary")
+    row.get_by_role("button", name="Mark done: Add a refund canary").click()
+    wait_until(
+        lambda: (
+            demo.api("GET", f"/api/v1/incidents/{incident}/review")["action_items"][0]["status"]
+            == "done"
+        ),
+        timeout=20,
+        what="the action item done",
+    )
+    expect(page.locator(f"#my-action-item-{item['id']}")).to_have_count(0)
+
+
+def test_the_health_and_load_pages_draw_their_charts(
+    page: Any, demo: DemoBaton, services: dict[str, dict[str, Any]], teams: dict[str, Any]
+) -> None:
+    """Chart.js (vendored, loaded under the CSP) draws on the pages' canvases from their JSON
+    blocks, without a script error (the fixture fails on any)."""
+    from playwright.sync_api import expect
+
+    service = services["payments-api"]
+    page.goto(f"/services/{service['id']}")
+    sign_in_by_link(page, demo, DEMO_ADMIN)
+    page.get_by_role("link", name="Service health").click()
+    expect(page).to_have_url(f"{demo.url}/services/{service['id']}/health")
+    page.get_by_role("link", name="Last 7 days").click()
+    expect(page.get_by_text("Last 7 days", exact=True)).to_have_attribute("aria-current", "page")
+    drawn = page.evaluate("() => Object.keys(window.Chart.instances).length")
+    assert drawn >= 2, drawn
+    page.goto(f"/teams/{teams['sre']['id']}/load")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pager load of sre")
+    assert page.evaluate("() => Object.keys(window.Chart.instances).length") >= 1
+
+
 # ------------------------------------------------------------------ every page: axe, pictures
 
 PAGES = (
@@ -448,6 +540,11 @@ PAGES = (
     "/deploys/{deploy}",
     "/pager-load",
     "/people",
+    "/services/{service}/health",
+    "/teams/{team}/load",
+    "/people/{person}/load",
+    "/reviews",
+    "/incidents/{reviewed}/review",
 )
 
 
@@ -499,6 +596,8 @@ def test_every_page_is_accessible_on_desktop_and_phone(
     schedules: dict[str, dict[str, Any]],
     services: dict[str, dict[str, Any]],
     deployed: dict[str, int],
+    teams: dict[str, dict[str, Any]],
+    reviewed: int,
 ) -> None:
     path = template.format(
         incident=incident_id,
@@ -506,6 +605,9 @@ def test_every_page_is_accessible_on_desktop_and_phone(
         service=services["payments-api"]["id"],
         deployed_incident=deployed["incident"],
         deploy=deployed["deploy"],
+        team=teams["sre"]["id"],
+        person=users(demo)["alice@example.com"]["id"],
+        reviewed=reviewed,
     )
     context = browser.new_context(
         base_url=demo.url, viewport=DESKTOP.size(), storage_state=str(admin_state)

@@ -11,7 +11,13 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from app.audit import service as audit
-from app.integrations.slack import commands, incident_commands, linking, schedule_commands
+from app.integrations.slack import (
+    commands,
+    incident_commands,
+    linking,
+    review_commands,
+    schedule_commands,
+)
 from app.integrations.slack.app_blocks import Reply
 from app.integrations.slack.client import SlackCallFailed
 from app.integrations.slack.command_context import (
@@ -36,6 +42,7 @@ FAILED = "Something went wrong inside Baton, so nothing was done. The error was 
 HANDLERS: dict[str, Callable[[Call], Awaitable[Reply]]] = {
     **incident_commands.HANDLERS,
     **schedule_commands.HANDLERS,
+    **review_commands.HANDLERS,
 }
 
 

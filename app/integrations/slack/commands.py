@@ -29,6 +29,7 @@ USAGE: tuple[tuple[str, str, str], ...] = (
     ("note", "#id [text]", "add a note to the incident's timeline"),
     ("page", "<service|team|@user> <message>", "open an incident by hand and page"),
     ("cover", "<2h|until 18:00|14:00-18:00|start/end> [schedule]", "ask your rotation for cover"),
+    ("items", "", "your open action items from incident reviews, with due dates"),
     ("link", "", "connect your Slack account to your Baton user"),
     ("unlink", "", "disconnect it"),
     ("help", "[subcommand]", "this help"),
@@ -42,6 +43,9 @@ ALIASES = {
     "handover": "handoff",
     "incident": "incidents",
     "inc": "incidents",
+    "actions": "items",
+    "action-items": "items",
+    "todo": "items",
 }
 HERE_FLAG = "--here"
 

@@ -15,6 +15,7 @@ from app.integrations.slack import app_blocks, page_blocks
 from app.integrations.slack.client import SlackApi, SlackCallFailed
 from app.notify.base import DeliveryResult, DeliveryStatus, MessageKind, OutboundMessage
 from app.notify.pacing import Pacer
+from app.review import digest_text
 
 # What a status update does to the posted page (``slack_op`` in its context).
 OP_UPDATE = "update"
@@ -96,6 +97,9 @@ class SlackProvider:
             )
         if message.kind is MessageKind.SUMMARY:
             return message.text, page_blocks.summary_blocks(context, self.public_url)
+        if context.get("event") == digest_text.EVENT and "digest" in context:
+            digest = digest_text.Digest.from_json(context["digest"])
+            return message.text, digest_text.slack_blocks(digest, self.public_url)
         return message.text, page_blocks.text_blocks(message.text)
 
     async def _status_update(self, message: OutboundMessage) -> DeliveryResult:

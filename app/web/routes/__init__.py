@@ -4,11 +4,14 @@ from fastapi import APIRouter
 
 from app.web.routes import (
     deploys,
+    health,
     home,
     incidents,
+    load,
     me,
     pager_load,
     people,
+    reviews,
     schedules,
     services,
     sign_in,
@@ -18,10 +21,13 @@ ROUTERS: list[APIRouter] = [
     sign_in.router,
     home.router,
     incidents.router,
+    reviews.router,
     services.router,
+    health.router,
     deploys.router,
     pager_load.router,
     people.router,
+    load.router,
     schedules.router,
     me.router,
 ]

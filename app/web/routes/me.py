@@ -37,6 +37,7 @@ from app.schedules.models import CalendarFeed, CoverRequest, CoverRequestState, 
 from app.web import timefmt
 from app.web.auth import SignedIn, WebReader, WebWriter
 from app.web.context import web_context
+from app.web.routes.reviews import my_open_items
 from app.web.templating import is_htmx, render
 
 router = APIRouter()
@@ -330,6 +331,7 @@ async def my_on_call(
             "method_state": method_state,
             "after_words": after_words,
             "max_minutes": MAX_MINUTES,
+            "action_items": await my_open_items(session, me.id),
         },
     )
 

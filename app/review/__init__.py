@@ -1,0 +1,1 @@
+"""Incident reviews, action items, the figures that feed back (metrics) and digests."""
