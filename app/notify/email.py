@@ -186,7 +186,9 @@ def _html_body(subject: str, text: str, facts: list[tuple[str, str]], link: str 
     button = f"<p><a href='{esc(link, quote=True)}'>Open in Baton</a></p>" if link else ""
     return (
         "<!doctype html><html><body style='font-family:sans-serif'>"
-        f"<h2 style='margin:0 0 8px'>{esc(subject)}</h2><p>{esc(text)}</p>"
+        f"<h2 style='margin:0 0 8px'>{esc(subject)}</h2>"
+        # Keeps the text's own line breaks (a weekly digest is a list, an FYI a few lines).
+        f"<p style='white-space:pre-wrap'>{esc(text)}</p>"
         f"<table>{rows}</table>{button}</body></html>"
     )
 

@@ -203,6 +203,8 @@ async def test_the_weekly_digest_arrives_once_at_slack_and_by_email(world: World
     mail = await world.smtp.expect_mail(DIGEST_EMAIL, "Incidents: 2 (last week 0, +2)")
     assert mail.subject == "Baton weekly digest for sre: Mon 02 Mar to Mon 09 Mar 2026"
     assert "Alice: 2 interruptions, 1 at night" in mail.all_text
+    # The HTML part keeps the digest's lines apart, as the text part does.
+    assert "<p style='white-space:pre-wrap'>" in mail.html
 
     # Later runs in the same week send nothing more.
     for hours in (0, 1, 24 * 6 + 23):
