@@ -62,11 +62,15 @@
       },
     };
     if (!round) {
+      // Counts (incidents, pages) get whole-number ticks, not 0.1 steps.
+      var counts = datasets.every(function (set) {
+        return set.data.every(function (value) { return value === null || Number.isInteger(value); });
+      });
       var valueAxis = {
         beginAtZero: true,
         stacked: !!spec.stacked,
         title: { display: !!spec.unit, text: spec.unit || "" },
-        ticks: { color: colour },
+        ticks: counts ? { color: colour, precision: 0 } : { color: colour },
       };
       var labelAxis = { stacked: !!spec.stacked, ticks: { color: colour } };
       options.indexAxis = spec.horizontal ? "y" : "x";
