@@ -84,6 +84,8 @@ __all__ = [
 
 
 CauseVerdictName = Literal["suspected", "confirmed", "rejected"]
+# An escalation this many minutes after its step's delay ran out says it came late.
+LATE_ENOUGH_TO_SAY = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,12 +503,17 @@ def _escalation_due(facts: Facts, on_call: OnCall, now: datetime) -> list[ev.Eve
                 because=ev.ExhaustedBecause.UNACKNOWLEDGED, waited_minutes=waited
             )
         ]
+    reason = f"no acknowledgement after {waited} min"
+    # The engine may have been down or behind: the timeline says so rather than pretend.
+    late = int((now - facts.next_escalation_at).total_seconds() // 60)
+    if late >= LATE_ENOUGH_TO_SAY:
+        reason += f" (escalated {late} min late)"
     return _page_from(
         facts,
         following,
         on_call,
         now,
-        reason=f"no acknowledgement after {waited} min",
+        reason=reason,
         cause=EscalationCause.TIMED_OUT,
         waited_minutes=waited,
     )

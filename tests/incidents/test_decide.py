@@ -699,3 +699,16 @@ def test_who_is_on_call_is_asked_only_when_a_step_may_be_paged(
     command: decide.Command, asks: bool
 ) -> None:
     assert decide.needs_on_call(command) is asks
+
+
+def test_an_escalation_the_engine_made_late_says_so() -> None:
+    on_time = decide.decide(triggered(), decide.EscalationDue(), EVERYONE, NOW)
+    late = decide.decide(
+        triggered(), decide.EscalationDue(), EVERYONE, NOW + timedelta(minutes=53, seconds=20)
+    )
+    assert [e.reason for e in on_time if isinstance(e, ev.Escalated)] == [
+        "no acknowledgement after 5 min"
+    ]
+    assert [e.reason for e in late if isinstance(e, ev.Escalated)] == [
+        "no acknowledgement after 5 min (escalated 53 min late)"
+    ]
