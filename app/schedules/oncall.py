@@ -1161,8 +1161,10 @@ def _answer_end(
 def _answer_start(
     compiled: CompiledSchedule, snapshot: _Snapshot, instant: datetime
 ) -> tuple[datetime | None, datetime | None]:
-    """(source start, hand-off) before the snapshot; the hand-off is at most ``MAX_WINDOW``
-    before ``instant``."""
+    """(source start, hand-off) before the snapshot. The hand-off is looked for at most
+    ``MAX_WINDOW`` before ``instant``; past that it is given as that bound, or as the answer's
+    own start when that is older still (a hand-off never comes after the start of the
+    assignment it hands to)."""
     source_start: datetime | None = None
     horizon = _BEGINNING
     low = snapshot.low
@@ -1170,7 +1172,7 @@ def _answer_start(
         if low == _BEGINNING:  # unreachable with responders: every source has a start
             return source_start, source_start
         if source_start is not None and low <= horizon:
-            return source_start, horizon
+            return source_start, min(horizon, source_start)
         preceding = _snapshot(compiled, low - _TICK)
         if source_start is None:
             if preceding.responders == snapshot.responders:

@@ -884,3 +884,39 @@ def test_regional_layers_put_people_on_call_in_their_own_windows(
     for low, high in gap_list:
         assert not on_call_at(compiled, low).responders
         assert not on_call_at(compiled, high - TICK).responders
+
+
+def test_a_hand_off_past_the_look_back_never_comes_after_the_shift_it_hands_to() -> None:
+    """Found by the property above in CI. Person 3 has been on call without a break since
+    2015-03-12 (layer 3), and through a second layer too since 2015-03-13 00:00 New York time:
+    the answer's sources last changed then, more than ``MAX_WINDOW`` before 2016-03-13 05:00
+    UTC. The look-back bound (``at`` - 366 days: 05:00 UTC, an hour after that local midnight in
+    daylight time) was given as the hand-off, after the start of the answer itself."""
+
+    def hourly(layer_id: int, person: int, anchor: datetime, *limits: Restriction) -> Layer:
+        return Layer(
+            layer_id=layer_id,
+            priority=0,
+            participants=(person,),
+            shadows=(),
+            shift_length=1,
+            shift_unit=ShiftUnit.HOURS,
+            anchor=anchor,
+            restrictions=limits,
+            handoff_rule=HandoffRule.ELAPSED,
+        )
+
+    new_york = ZoneInfo("America/New_York")
+    monday_midnight = Restriction(weekdays=frozenset({1}), start=time(0), end=time(0))
+    spec = ScheduleSpec(
+        time_zone="America/New_York",
+        layers=(
+            hourly(1, 1, datetime(2016, 3, 13, tzinfo=new_york), monday_midnight),
+            hourly(2, 3, datetime(2015, 3, 13, tzinfo=new_york)),
+            hourly(3, 3, datetime(2015, 3, 12, tzinfo=new_york)),
+        ),
+        overrides=(),
+    )
+    answer = on_call_at(spec, datetime(2016, 3, 13, 5, 0, tzinfo=UTC))
+    assert answer.source_start == datetime(2015, 3, 13, 4, 0, tzinfo=UTC)
+    assert answer.shift_start is not None and answer.shift_start <= answer.source_start
