@@ -71,10 +71,30 @@ def deploy_context(nearby_deploy: Mapping[str, Any] | None, at: datetime) -> dic
     }
 
 
+def deploy_as_judged(
+    paged: object, nearby_deploy: Mapping[str, Any] | None, at: datetime
+) -> dict[str, Any] | None:
+    """The deploy a page showed, with the verdict the incident holds now (``rejected``
+    included: a channel that shows it says "not related"); rebuilt from the incident when the
+    page did not carry it (it went out after the deploy was judged not related). The page's
+    "12 min ago" is kept: it was true when the page came. None: no deploy was nearby."""
+    if not nearby_deploy:
+        return None
+    same = isinstance(paged, Mapping) and paged.get("deployment_id") == nearby_deploy.get(
+        "deployment_id"
+    )
+    deploy = (
+        dict(paged)  # type: ignore[arg-type]  # a Mapping when ``same``
+        if same
+        else deploy_context({**nearby_deploy, "verdict": "suspected"}, at) or {}
+    )
+    return deploy | {"verdict": nearby_deploy.get("verdict") or "suspected"}
+
+
 def deploy_line(context: Mapping[str, Any]) -> str:
     """ "after deploy v1.4.2 by dina 12 min ago (previous v1.4.1)", or "" without a deploy."""
     deploy = context.get("deploy")
-    if not deploy:
+    if not deploy or deploy.get("verdict") == "rejected":
         return ""
     said = f"deploy {deploy['version']}"
     if deploy.get("deployer"):

@@ -30,6 +30,7 @@ from app.incidents import events as ev
 from app.incidents import render
 from app.incidents.models import Incident
 from app.incidents.subscribers import Applied
+from app.notify import messages
 from app.notify.base import MessageKind
 from app.notify.channel_models import StatusUpdateSubscription
 from app.notify.models import Notification, NotificationStatus
@@ -102,7 +103,7 @@ async def tell_webhooks(session: AsyncSession, applied: Applied) -> None:
         wake_dispatcher_after_commit(session)
 
 
-def current_facts(incident: Incident, base: Mapping[str, Any]) -> dict[str, Any]:
+def current_facts(incident: Incident, base: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     """The page's context brought up to date with the incident as it is now."""
     context = {k: v for k, v in base.items() if k != "reply_code"}
     context.update(
@@ -112,23 +113,13 @@ def current_facts(incident: Incident, base: Mapping[str, Any]) -> dict[str, Any]
         state=str(incident.state),
         alert_count=incident.alert_count,
     )
-    # The deploy as judged now: its verdict, or gone once judged not related (as pages do).
-    deploy = _deploy_as_judged(base.get("deploy"), incident.nearby_deploy)
+    # The deploy as judged now (each channel decides how to show "not related").
+    deploy = messages.deploy_as_judged(base.get("deploy"), incident.nearby_deploy, at)
     if deploy is None:
         context.pop("deploy", None)
     else:
         context["deploy"] = deploy
     return context
-
-
-def _deploy_as_judged(paged: object, nearby: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if not isinstance(paged, Mapping):
-        return None
-    if not nearby or nearby.get("deployment_id") != paged.get("deployment_id"):
-        return dict(paged)
-    if nearby.get("verdict") == "rejected":
-        return None
-    return {**paged, "verdict": nearby.get("verdict", "suspected")}
 
 
 def status_update_row(
@@ -177,7 +168,7 @@ async def _webhook_events(
         if page.contact_method_id is None or page.contact_method_id in subscribed:
             targets.setdefault(page.address, page)
     for address, page in targets.items():
-        context = current_facts(incident, page.context) | {
+        context = current_facts(incident, page.context, now) | {
             "event": f"incident.{said.change}",
             "change": said.change,
             "change_text": said.text,

@@ -77,7 +77,7 @@ def deploy_payload(context: dict[str, Any]) -> dict[str, Any] | None:
     """The deploy the incident followed (the page context's ``deploy`` and its words), or None:
     no deploy in its watch, or a responder judged it not related."""
     deploy = context.get("deploy")
-    if not isinstance(deploy, dict) or not deploy:
+    if not isinstance(deploy, dict) or not deploy or deploy.get("verdict") == "rejected":
         return None
     return {**deploy, "text": messages.deploy_line(context)}
 

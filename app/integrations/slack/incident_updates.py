@@ -10,9 +10,8 @@ the page shows it in place of the "Caused by this deploy" / "Not related" button
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +20,6 @@ from app.incidents import events as ev
 from app.incidents.models import Incident
 from app.incidents.subscribers import Applied
 from app.integrations.slack.provider import OP_REPLY, OP_UPDATE, parse_message_ref
-from app.notify import messages
 from app.notify.base import MessageKind
 from app.notify.models import Notification, NotificationStatus
 from app.notify.outbox import wake_dispatcher_after_commit
@@ -42,20 +40,6 @@ def _news(event: ev.Event) -> StatusChange | None:
     """What the messages hear of ``event``: the status changes every channel hears (a verdict
     on the nearby deploy among them: it changes the page's deploy line and its buttons)."""
     return status_change(event)
-
-
-def _deploy_now(incident: Incident, paged: object, now: datetime) -> dict[str, Any] | None:
-    """The page's deploy with the verdict the incident holds now (``Incident.nearby_deploy``),
-    so a message shows the verdict instead of the buttons, whichever change updated it. The
-    page's "12 min ago" is kept: it was true when the page came."""
-    nearby = incident.nearby_deploy
-    if not nearby:
-        return None
-    deploy = dict(paged) if isinstance(paged, Mapping) else {}
-    if deploy.get("deployment_id") != nearby.get("deployment_id"):
-        # The page went out after the deploy was judged not related, so it did not carry it.
-        deploy = messages.deploy_context({**nearby, "verdict": "suspected"}, now) or {}
-    return deploy | {"verdict": nearby.get("verdict") or "suspected"}
 
 
 async def update_slack_messages(session: AsyncSession, applied: Applied) -> None:
@@ -81,10 +65,10 @@ async def _queue_updates(
             posted.setdefault(ref, page)
     queued = 0
     for (channel, ts), page in posted.items():
-        context = current_facts(incident, page.context) | {"slack_ts": ts, "status_text": said.text}
-        context.pop("deploy", None)
-        if deploy := _deploy_now(incident, page.context.get("deploy"), now):
-            context["deploy"] = deploy
+        context = current_facts(incident, page.context, now) | {
+            "slack_ts": ts,
+            "status_text": said.text,
+        }
         subject = f"#{incident.id} {said.change}"
         ops = [OP_REPLY] if said.change in _REPLY_ONLY else [OP_UPDATE, OP_REPLY]
         for op in ops:
