@@ -511,6 +511,27 @@ def _service_reference(service: str) -> str | int:
     return int(service) if service.isdigit() else service
 
 
+def _id_by_name(
+    path: str, what: str, reference: str, url: str | None, token: str | None, **params: Any
+) -> int:
+    """An id given as is, or the id of the one ``what`` of that name (case-insensitive)."""
+    if reference.isdigit():
+        return int(reference)
+    query: dict[str, Any] = {"limit": 100, **params}
+    while True:
+        page = _api_call("GET", path, url, token, params=query)
+        for item in page["items"]:
+            if item["name"].lower() == reference.lower():
+                return int(item["id"])
+        if not page.get("next_cursor"):
+            raise click.ClickException(f"404: {what} {reference!r} not found")
+        query["cursor"] = page["next_cursor"]
+
+
+def _service_id(reference: str, url: str | None, token: str | None) -> int:
+    return _id_by_name("/api/v1/services", "service", reference, url, token, q=reference)
+
+
 @main.group(
     invoke_without_command=True,
     help="Record a deploy (baton deploy --service S --version V), or follow one: "
@@ -774,15 +795,7 @@ def report(
         since = parse_since(since_text, until)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    reference = _service_reference(service)
-    if isinstance(reference, str):
-        found = _api_call(
-            "GET", "/api/v1/services", url, token, params={"q": reference, "limit": 100}
-        )
-        matches = [s for s in found["items"] if s["name"] == reference]
-        if not matches:
-            raise click.ClickException(f"404: service {reference!r} not found")
-        reference = matches[0]["id"]
+    reference = _service_id(service, url, token)
     params = {"since": since.isoformat(), "until": until.isoformat()}
     path = f"/api/v1/metrics/services/{reference}"
     found_report = _api_call("GET", path, url, token, params=params)
@@ -791,6 +804,296 @@ def report(
         return
     for line in report_table(found_report):
         click.echo(line)
+
+
+# ---------------------------------------------------------- readiness and support, through the API
+
+
+def _when(instant: str | None) -> str:
+    return f"{instant[:16].replace('T', ' ')} UTC" if instant else "-"
+
+
+def _team_name(team_id: int | None, url: str | None, token: str | None) -> str:
+    if team_id is None:
+        return "no Ops team"
+    return str(_api_call("GET", f"/api/v1/teams/{team_id}", url, token)["name"])
+
+
+def readiness_lines(view: dict[str, Any], ops_team: str) -> list[str]:
+    """A service's readiness: the score and band, each item, what is open, the last moves."""
+    current = view["current"]
+    support = "its developers" if view["support_model"] == "dev" else f"Ops ({ops_team})"
+    if view["handed_back"]:
+        support += f", handed back ({ops_team} consults)"
+    lines = [
+        f"{view['service_name']}: {current['score']}/100, {current['band'].replace('_', ' ')}",
+        f"supported by {support}",
+    ]
+    if view["support_model"] == "dev":
+        lines.append(
+            "hand-over: allowed"
+            if view["handover_allowed"]
+            else "hand-over: blocked by required items: " + ", ".join(view["failing_required"])
+        )
+    width = max((len(r["key"]) for r in current["results"]), default=0)
+    for result in current["results"]:
+        lines.append(
+            f"  {'met' if result['met'] else 'NOT MET':<7}  "
+            f"{'required' if result['required'] else 'optional':<8}  {result['weight']:>3}  "
+            f"{result['key']:<{width}}  {result['title']}: {result['evidence']}"
+        )
+    request = view["open_handover"]
+    if request is not None:
+        note = f": {request['note']}" if request["note"] else ""
+        lines.append(
+            f"open hand-over request {request['id']} to {ops_team}, "
+            f"requested {_when(request['requested_at'])}{note}"
+        )
+    proposal = view["open_proposal"]
+    if proposal is not None:
+        due = (
+            f", takes effect {_when(proposal['due_at'])} unless answered"
+            if proposal["due_at"]
+            else ", waits for Ops's answer"
+        )
+        lines.append(f"open handback proposal {proposal['id']}{due}")
+        lines += [f"  breach: {b['title']}: {b['evidence']}" for b in proposal["breaches"]]
+    if view["transitions"]:
+        lines.append("last transitions:")
+    for move in view["transitions"][:5]:
+        overridden = " (overriding failing required items)" if move["overridden"] else ""
+        reason = f": {move['reason']}" if move["reason"] else ""
+        lines.append(
+            f"  {_when(move['decided_at'])}  {move['direction']} {move['from_support']} -> "
+            f"{move['to_support']} by {move['decided_by_name']}{overridden}{reason}"
+        )
+    return lines
+
+
+def overview_lines(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return ["no services"]
+    width = max(len(r["service_name"]) for r in rows)
+    lines = []
+    for row in rows:
+        score = "-" if row["score"] is None else f"{row['score']}/100"
+        band = (row["band"] or "not evaluated").replace("_", " ")
+        flags = [
+            flag
+            for flag, on in (
+                ("hand-over requested", row["open_handover"]),
+                ("handback proposed", row["open_proposal"]),
+            )
+            if on
+        ]
+        lines.append(
+            f"{row['service_name']:<{width}}  {row['support_model']:<3}  {score:>7}  {band}"
+            + (f"  ({', '.join(flags)})" if flags else "")
+        )
+    return lines
+
+
+def _readiness_view(service: str, url: str | None, token: str | None) -> dict[str, Any]:
+    service_id = _service_id(service, url, token)
+    view: dict[str, Any] = _api_call("GET", f"/api/v1/services/{service_id}/readiness", url, token)
+    return view
+
+
+def _echo(answer: Any, as_json: bool, line: str) -> None:
+    click.echo(json.dumps(answer) if as_json else line)
+
+
+@main.command(
+    help="Print a service's launch readiness: score, band, each item with its evidence, the "
+    "open hand-over request or handback proposal, the last transitions. Without SERVICE: every "
+    "service's latest score, the lowest first."
+)
+@click.argument("service", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print Baton's answer as JSON.")
+@_url_option
+@_token_option
+def readiness(service: str | None, as_json: bool, url: str | None, token: str | None) -> None:
+    if service is None:
+        rows = _api_call("GET", "/api/v1/readiness", url, token)
+        if as_json:
+            click.echo(json.dumps(rows))
+            return
+        for line in overview_lines(rows):
+            click.echo(line)
+        return
+    view = _readiness_view(service, url, token)
+    if as_json:
+        click.echo(json.dumps(view))
+        return
+    for line in readiness_lines(view, _team_name(view["ops_team_id"], url, token)):
+        click.echo(line)
+
+
+def _one_of(**choices: bool) -> str | None:
+    chosen = [name for name, on in choices.items() if on]
+    if len(chosen) > 1:
+        raise click.UsageError(" and ".join(f"--{n}" for n in chosen) + " exclude each other")
+    return chosen[0] if chosen else None
+
+
+def _refuse_options(action: str, **given: object) -> None:
+    extra = [f"--{name.replace('_', '-')}" for name, value in given.items() if value]
+    if extra:
+        raise click.UsageError(f"{', '.join(extra)} cannot be used {action}")
+
+
+@main.command(
+    help="Ask an Ops team to take SERVICE on (--ops-team, default the service's), or answer its "
+    "open hand-over request: --accept --policy POLICY (Ops's escalation policy), or --decline "
+    "--reason. Refused while required items fail, unless an admin gives --override-reason."
+)
+@click.argument("service")
+@click.option("--ops-team", default=None, help="The Ops team's name (or id).")
+@click.option("--note", default="", help="A note for the Ops team.")
+@click.option("--accept", is_flag=True, help="Accept the open request (Ops).")
+@click.option("--decline", is_flag=True, help="Decline the open request (Ops).")
+@click.option("--policy", default=None, help="With --accept: Ops's escalation policy (name or id).")
+@click.option(
+    "--keep-developers",
+    is_flag=True,
+    help="With --accept: the developers' first step after Ops's last (a copy of the policy).",
+)
+@click.option(
+    "--override-reason",
+    default="",
+    help="With --accept, admins only: accept while required items fail, saying why.",
+)
+@click.option("--reason", default="", help="With --decline: why.")
+@click.option("--json", "as_json", is_flag=True, help="Print Baton's answer as JSON.")
+@_url_option
+@_token_option
+def handover(
+    service: str,
+    ops_team: str | None,
+    note: str,
+    accept: bool,
+    decline: bool,
+    policy: str | None,
+    keep_developers: bool,
+    override_reason: str,
+    reason: str,
+    as_json: bool,
+    url: str | None,
+    token: str | None,
+) -> None:
+    answer = _one_of(accept=accept, decline=decline)
+    if answer is None:
+        _refuse_options(
+            "when requesting a hand-over (they answer one)",
+            policy=policy,
+            keep_developers=keep_developers,
+            override_reason=override_reason,
+            reason=reason,
+        )
+        service_id = _service_id(service, url, token)
+        body: dict[str, Any] = {"note": note}
+        if ops_team is not None:
+            body["ops_team_id"] = _id_by_name(
+                "/api/v1/teams", "team", ops_team, url, token, q=ops_team
+            )
+        made = _api_call("POST", f"/api/v1/services/{service_id}/handover", url, token, json=body)
+        _echo(made, as_json, f"hand-over request {made['id']} for {service}: open")
+        return
+    _refuse_options(f"with --{answer}", ops_team=ops_team, note=note)
+    if answer == "accept":
+        _refuse_options("with --accept (it takes --override-reason)", reason=reason)
+        if policy is None:
+            raise click.UsageError("--accept needs --policy: Ops's escalation policy")
+    else:
+        _refuse_options(
+            "with --decline",
+            policy=policy,
+            keep_developers=keep_developers,
+            override_reason=override_reason,
+        )
+        if not reason.strip():
+            raise click.UsageError("--decline needs --reason")
+    view = _readiness_view(service, url, token)
+    request = view["open_handover"]
+    if request is None:
+        raise click.ClickException(f"{view['service_name']} has no open hand-over request")
+    path = f"/api/v1/handover-requests/{request['id']}/{answer}"
+    if answer == "decline":
+        declined = _api_call("POST", path, url, token, json={"reason": reason})
+        _echo(declined, as_json, f"hand-over request {request['id']} for {service}: declined")
+        return
+    policy_id = _id_by_name(
+        "/api/v1/escalation-policies", "escalation policy", policy or "", url, token
+    )
+    moved = _api_call(
+        "POST",
+        path,
+        url,
+        token,
+        json={
+            "escalation_policy_id": policy_id,
+            "keep_developers": keep_developers,
+            "override_reason": override_reason,
+        },
+    )
+    overridden = " (overriding failing required items)" if moved["overridden"] else ""
+    _echo(
+        moved,
+        as_json,
+        f"{view['service_name']} is now supported by Ops at readiness {moved['score']}/100"
+        f"{overridden}",
+    )
+
+
+@main.command(
+    help="Hand SERVICE back to its developers now (Ops; --reason), or answer its open handback "
+    "proposal: --accept or --decline (--reason required)."
+)
+@click.argument("service")
+@click.option("--accept", is_flag=True, help="Accept the open proposal.")
+@click.option("--decline", is_flag=True, help="Decline the open proposal: Ops keeps it.")
+@click.option("--reason", default="", help="Why (needed to hand back or to decline).")
+@click.option("--json", "as_json", is_flag=True, help="Print Baton's answer as JSON.")
+@_url_option
+@_token_option
+def handback(
+    service: str,
+    accept: bool,
+    decline: bool,
+    reason: str,
+    as_json: bool,
+    url: str | None,
+    token: str | None,
+) -> None:
+    answer = _one_of(accept=accept, decline=decline)
+    if answer != "accept" and not reason.strip():
+        raise click.UsageError(
+            "--decline needs --reason" if answer else "handing back needs --reason"
+        )
+    if answer is None:
+        service_id = _service_id(service, url, token)
+        moved = _api_call(
+            "POST", f"/api/v1/services/{service_id}/handback", url, token, json={"reason": reason}
+        )
+        _echo(moved, as_json, f"{service} is back with its developers")
+        return
+    view = _readiness_view(service, url, token)
+    proposal = view["open_proposal"]
+    if proposal is None:
+        raise click.ClickException(f"{view['service_name']} has no open handback proposal")
+    done = _api_call(
+        "POST",
+        f"/api/v1/handback-proposals/{proposal['id']}/{answer}",
+        url,
+        token,
+        json={"reason": reason},
+    )
+    line = (
+        f"{view['service_name']} is back with its developers"
+        if answer == "accept"
+        else f"handback proposal {proposal['id']} for {view['service_name']}: declined"
+    )
+    _echo(done, as_json, line)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from app.people import service as people_service
 from app.people.api import router as people_router
 from app.people.models import ContactType
 from app.providers import providers_from_settings
+from app.readiness.api import router as readiness_router
 from app.review.api import router as reviews_router
 from app.review.metrics_api import router as metrics_router
 from app.schedules.api import router as schedules_router
@@ -82,6 +83,7 @@ ROUTERS: list[APIRouter] = [
     audit_router,
     reviews_router,
     metrics_router,
+    readiness_router,
 ]
 
 

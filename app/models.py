@@ -12,6 +12,7 @@ from app.integrations.twilio import models as twilio_models
 from app.notify import channel_models
 from app.notify import models as notify_models
 from app.people import models as people_models
+from app.readiness import models as readiness_models
 from app.review import models as review_models
 from app.schedules import models as schedule_models
 from app.web import models as web_models
@@ -27,6 +28,7 @@ __all__ = [
     "integration_models",
     "notify_models",
     "people_models",
+    "readiness_models",
     "review_models",
     "schedule_models",
     "slack_models",

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import service as alerts
+from app.catalog import changes as service_changes
 from app.catalog import history as service_history
 from app.deploys import api as deploys_api
 from app.deploys import service as deploys
@@ -22,8 +23,10 @@ from app.incidents import history as incident_history
 from app.incidents import service as incidents
 from app.incidents.subscribers import subscribe
 from app.integrations import deploy_keys
+from app.integrations import service as gateway_service
 from app.integrations.slack import incident_updates as slack_updates
 from app.integrations.slack import modals as slack_app
+from app.integrations.slack import readiness_actions as slack_readiness
 from app.integrations.twilio import reply_codes
 from app.notify import informational, updates
 from app.notify import subscribers as notify
@@ -46,6 +49,8 @@ def wire() -> None:
     reply_codes.install()
     # The Slack app's dialogs and the cover Accept button, beside the incident buttons.
     slack_app.register_interactions()
+    # Accept / Decline on hand-over requests and handback proposals, and their dialogs.
+    slack_readiness.register_interactions()
     # Shift reminders and cover requests leave through notify's outbox.
     schedule_messages.TELLER.install(_queue_schedule_message)
     # A service with incidents is never deleted; the catalog asks the incidents.
@@ -56,6 +61,8 @@ def wire() -> None:
     incidents.NEARBY_DEPLOY.install(deploys.nearby)
     # Deploys may be reported with a service's integration key; the integrations own the keys.
     deploys_api.INTEGRATION_KEY_SERVICE.install(deploy_keys.service_of_key)
+    # A committed service change (a hand-over's new policy) reaches the next alert at once.
+    service_changes.SERVICE_CHANGED.install(gateway_service.forget_service_everywhere)
 
 
 async def _queue_schedule_message(

@@ -41,6 +41,9 @@ class EntityType(StrEnum):
     SLACK_LINK = "slack_link"
     WEBHOOK_KEY = "webhook_key"
     DECLARATIVE_APPLY = "declarative_apply"
+    READINESS_SETTINGS = "readiness_settings"
+    TEAM_READINESS_ITEMS = "team_readiness_items"
+    READINESS_SIGN_OFF = "readiness_sign_off"
 
 
 REDACTED = "[redacted]"
@@ -131,6 +134,10 @@ AUDITED_TABLES: dict[str, Audited] = {
         ),
     ),
     "slack_user_links": Audited(EntityType.SLACK_LINK),
+    # Launch requirements: the checklists and thresholds, and who signed what off.
+    "readiness_settings": Audited(EntityType.READINESS_SETTINGS),
+    "team_readiness_items": Audited(EntityType.TEAM_READINESS_ITEMS, id_column="team_id"),
+    "readiness_sign_offs": Audited(EntityType.READINESS_SIGN_OFF, public=frozenset({"item_key"})),
     "webhook_signing_keys": Audited(
         EntityType.WEBHOOK_KEY,
         transitions=(("retires_at", "rotated"),),

@@ -1,5 +1,6 @@
 """``baton apply`` for services: owner team, escalation policy, support model, runbook, the
-deploy watch. Deploys themselves are what CI/CD reports at run time, never configuration."""
+deploy watch, the review policy, the Ops team. Deploys themselves are what CI/CD reports at run
+time, never configuration."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog import history
 from app.catalog.models import (
     DEFAULT_DEPLOY_WATCH_MINUTES,
+    DEFAULT_REVIEW_AFTER_MINUTES,
+    DEFAULT_REVIEW_NUDGE_DAYS,
     DeployerNotice,
     Service,
     SupportModel,
@@ -22,13 +25,17 @@ from app.catalog.schemas import (
     FallbackChannel,
     FallbackEmail,
     Labels,
+    ReviewAfterMinutes,
+    ReviewNudgeDays,
     RunbookUrl,
     ServiceName,
     WatchedEnvironments,
 )
 from app.catalog.service import get_service_by_name
+from app.core.db import session_clock
 from app.core.declarative import Action, ApplyReport, UnknownReference, assign
 from app.escalation.service import get_policy_by_name
+from app.people.models import TeamKind
 from app.people.service import get_team_by_name
 
 
@@ -49,6 +56,11 @@ class ServiceSpec(BaseModel):
     deploy_watch_minutes: DeployWatchMinutes = DEFAULT_DEPLOY_WATCH_MINUTES
     deployer_notice: DeployerNotice = DeployerNotice.NOTIFY
     deploy_watch_environments: WatchedEnvironments = Field(default_factory=list)
+    review_after_minutes: ReviewAfterMinutes = DEFAULT_REVIEW_AFTER_MINUTES
+    review_nudge_days: ReviewNudgeDays = DEFAULT_REVIEW_NUDGE_DAYS
+    # Left out: kept as it is, since a hand-over request names the Ops team too; null clears it.
+    ops_team: str | None = None
+    handback_on_silence: bool = False
 
     @field_validator("deployer_notice", mode="before")
     @classmethod
@@ -87,6 +99,7 @@ async def apply_catalog(
                     f"service {spec.name}: escalation policy {spec.escalation_policy} is unknown"
                 )
             policy_id = policy.id
+        service = await get_service_by_name(session, spec.name)
         values = {
             "name": spec.name,
             "team_id": team.id,
@@ -102,16 +115,34 @@ async def apply_catalog(
             "deploy_watch_minutes": spec.deploy_watch_minutes,
             "deployer_notice": spec.deployer_notice,
             "deploy_watch_environments": spec.deploy_watch_environments,
+            "review_after_minutes": spec.review_after_minutes,
+            "review_nudge_days": spec.review_nudge_days,
+            "handback_on_silence": spec.handback_on_silence,
             "config_managed": True,
         }
-        service = await get_service_by_name(session, spec.name)
+        if "ops_team" in spec.model_fields_set:
+            values["ops_team_id"] = await _ops_team_id(session, spec)
+        notes: tuple[str, ...] = ()
+        if service is not None and _handed_over_since_the_file(service, spec):
+            # Ops took it on through a hand-over the file does not know of yet: re-applying the
+            # file must not quietly undo that (the hand-back is how it goes back, on record).
+            for name in ("support_model", "escalation_policy_id", "ops_team_id"):
+                values.pop(name, None)
+            notes = ("supported by Ops since a hand-over; support and policy kept",)
         if service is None:
             session.add(Service(**values))
             report.add(Action.CREATE, "service", spec.name)
         else:
+            support_before = service.support_model
             changed = assign(service, values)
+            if service.support_model is not support_before:
+                # The readiness checklist counts the developers' time from here.
+                service.support_since = session_clock(session).now()
             report.add(
-                Action.UPDATE if changed else Action.UNCHANGED, "service", spec.name, changed
+                Action.UPDATE if changed else Action.UNCHANGED,
+                "service",
+                spec.name,
+                changed + notes,
             )
     await session.flush()
     for service in await session.scalars(select(Service).where(Service.config_managed.is_(True))):
@@ -129,3 +160,26 @@ async def apply_catalog(
                 service.name,
                 ("has incidents, kept",) if has_history else (),
             )
+
+
+async def _ops_team_id(session: AsyncSession, spec: ServiceSpec) -> int | None:
+    if spec.ops_team is None:
+        return None
+    team = await get_team_by_name(session, spec.ops_team)
+    if team is None:
+        raise UnknownReference(f"service {spec.name}: ops_team {spec.ops_team} is unknown")
+    if team.kind is not TeamKind.OPS:
+        raise UnknownReference(
+            f"service {spec.name}: ops_team {spec.ops_team} is a {team.kind} team, not an Ops team"
+        )
+    return team.id
+
+
+def _handed_over_since_the_file(service: Service, spec: ServiceSpec) -> bool:
+    """Ops supports the service after a hand-over (which keeps the developers' policy for the
+    way back), while the file still says the developers do."""
+    return (
+        service.support_model is SupportModel.OPS
+        and service.developer_policy_id is not None
+        and spec.support_model is SupportModel.DEV
+    )

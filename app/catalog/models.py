@@ -92,6 +92,18 @@ class Service(TimestampMixin, Base):
     # The review policy (app/review): see DEFAULT_REVIEW_AFTER_MINUTES.
     review_after_minutes: Mapped[int] = mapped_column(default=DEFAULT_REVIEW_AFTER_MINUTES)
     review_nudge_days: Mapped[int] = mapped_column(default=DEFAULT_REVIEW_NUDGE_DAYS)
+    # Support (app/readiness): the Ops team that supports it, or that would take it on (while
+    # handed back: its consultants); when the current support model began (None: since it was
+    # created); the developers' escalation policy, kept while Ops supports it for a handback.
+    ops_team_id: Mapped[int | None] = mapped_column(
+        BigIntegerType, ForeignKey("teams.id", ondelete="SET NULL"), index=True
+    )
+    support_since: Mapped[datetime | None]
+    developer_policy_id: Mapped[int | None] = mapped_column(
+        BigIntegerType, ForeignKey("escalation_policies.id", ondelete="SET NULL")
+    )
+    # A handback proposal nobody answers within the grace period moves the service back.
+    handback_on_silence: Mapped[bool] = mapped_column(default=False)
 
 
 class MaintenanceWindow(Base):

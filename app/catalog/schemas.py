@@ -84,10 +84,12 @@ class ServiceCreate(InputModel):
     deploy_watch_environments: WatchedEnvironments = Field(default_factory=list)
     review_after_minutes: ReviewAfterMinutes = DEFAULT_REVIEW_AFTER_MINUTES
     review_nudge_days: ReviewNudgeDays = DEFAULT_REVIEW_NUDGE_DAYS
+    ops_team_id: Id | None = None
+    handback_on_silence: bool = False
 
 
 class ServiceUpdate(PatchModel):
-    nullable = frozenset({"ack_timeout_minutes", "escalation_policy_id"})
+    nullable = frozenset({"ack_timeout_minutes", "escalation_policy_id", "ops_team_id"})
 
     name: ServiceName | None = None
     team_id: Id | None = None
@@ -105,6 +107,8 @@ class ServiceUpdate(PatchModel):
     deploy_watch_environments: WatchedEnvironments | None = None
     review_after_minutes: ReviewAfterMinutes | None = None
     review_nudge_days: ReviewNudgeDays | None = None
+    ops_team_id: Id | None = None
+    handback_on_silence: bool | None = None
 
 
 class ServiceOut(OutputModel):
@@ -141,6 +145,22 @@ class ServiceOut(OutputModel):
         default=DEFAULT_REVIEW_NUDGE_DAYS,
         description="The owner of a review still owed is nudged this many days after the "
         "incident resolved.",
+    )
+    ops_team_id: int | None = Field(
+        default=None,
+        description="The Ops team that supports it, or would take it on (while handed back: "
+        "its consultants).",
+    )
+    support_since: datetime | None = Field(
+        default=None, description="When the current support model began (null: at creation)."
+    )
+    developer_policy_id: int | None = Field(
+        default=None,
+        description="The developers' escalation policy, kept while Ops supports it.",
+    )
+    handback_on_silence: bool = Field(
+        default=False,
+        description="A handback proposal left unanswered past its grace period moves it back.",
     )
     in_maintenance: bool = False
     created_at: datetime

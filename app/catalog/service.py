@@ -8,15 +8,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog import changes as changes_module
 from app.catalog import history, schemas
 from app.catalog.models import MaintenanceWindow, Service
 from app.core.auth import Principal
 from app.core.db import session_clock
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.core.pagination import PageParams, paginate
 from app.core.textsearch import contains_text
 from app.escalation.models import EscalationPolicy
-from app.people.models import Team
+from app.people.models import Team, TeamKind
 
 MAX_MAINTENANCE = timedelta(days=14)
 
@@ -51,10 +52,19 @@ async def get_service_by_name(session: AsyncSession, name: str) -> Service | Non
 
 
 async def _check_references(
-    session: AsyncSession, team_id: int | None, policy_id: int | None
+    session: AsyncSession,
+    team_id: int | None,
+    policy_id: int | None,
+    ops_team_id: int | None = None,
 ) -> None:
     if team_id is not None and await session.get(Team, team_id) is None:
         raise InvalidInput(f"team {team_id} does not exist", field="body.team_id")
+    if ops_team_id is not None:
+        ops_team = await session.get(Team, ops_team_id)
+        if ops_team is None:
+            raise InvalidInput(f"team {ops_team_id} does not exist", field="body.ops_team_id")
+        if ops_team.kind is not TeamKind.OPS:
+            raise InvalidInput(f"team {ops_team.name} is not an Ops team", field="body.ops_team_id")
     if policy_id is not None and await session.get(EscalationPolicy, policy_id) is None:
         raise InvalidInput(
             f"escalation policy {policy_id} does not exist", field="body.escalation_policy_id"
@@ -71,7 +81,7 @@ async def create_service(
     session: AsyncSession, principal: Principal, data: schemas.ServiceCreate
 ) -> Service:
     principal.require_team_write(data.team_id, "the team's services")
-    await _check_references(session, data.team_id, data.escalation_policy_id)
+    await _check_references(session, data.team_id, data.escalation_policy_id, data.ops_team_id)
     await _ensure_name_free(session, data.name, None)
     service = Service(**data.model_dump())
     session.add(service)
@@ -87,12 +97,27 @@ async def update_service(
     changes = data.model_dump(exclude_unset=True)
     if changes.get("team_id") is not None:
         principal.require_team_write(changes["team_id"], "the new owning team's services")
-    await _check_references(session, changes.get("team_id"), changes.get("escalation_policy_id"))
+    await _check_references(
+        session,
+        changes.get("team_id"),
+        changes.get("escalation_policy_id"),
+        changes.get("ops_team_id"),
+    )
     if changes.get("name"):
         await _ensure_name_free(session, changes["name"], service.id)
+    if changes.get("support_model") not in (None, service.support_model):
+        # The support model moves by a hand-over or a handback (app/readiness), which check the
+        # launch requirements and switch the policy; setting it directly is an admin's override.
+        if not principal.is_admin:
+            raise Forbidden(
+                "the support model changes by a hand-over to Ops or a handback to the "
+                "developers (the service's readiness page); only admins set it directly"
+            )
+        service.support_since = session_clock(session).now()
     for key, value in changes.items():
         setattr(service, key, value)
     await session.flush()
+    changes_module.after_commit(session, service.id)
     return service
 
 

@@ -85,6 +85,11 @@ SERVICE_CHANGE_FAILURE_RATE_30D = Gauge(
     "Failed changes over all deploys of the last 30 days (absent: no deploys)",
     ["service", "team"],
 )
+SERVICE_READINESS_SCORE = Gauge(
+    "baton_service_readiness_score",
+    "The service's launch-requirements score (0-100) at its latest evaluation",
+    ["service", "team", "support_model", "band"],
+)
 TEAM_INCIDENTS_7D = Gauge(
     "baton_team_incidents_7d",
     "Incidents of the team's services opened in the last 7 days",

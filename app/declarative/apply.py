@@ -25,11 +25,12 @@ from app.integrations.slack.declarative import (
     apply_slack_announcements,
 )
 from app.people.declarative import PeopleSection, apply_people
+from app.readiness.declarative import ReadinessSection, apply_readiness
 from app.schedules.declarative import apply_schedules
 
 
 class DeclarativeConfig(
-    PeopleSection, SchedulesWithSlackSection, EscalationSection, CatalogSection
+    PeopleSection, SchedulesWithSlackSection, EscalationSection, CatalogSection, ReadinessSection
 ):
     model_config = ConfigDict(extra="forbid")
 
@@ -68,6 +69,7 @@ APPLIERS = (
     apply_slack_announcements,
     apply_escalation,
     apply_catalog,
+    apply_readiness,
 )
 
 

@@ -11,7 +11,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -22,6 +23,7 @@ from app.deploys.retention import prune as prune_deploys
 from app.engine import jobs
 from app.integrations.service import mark_overdue_heartbeats
 from app.notify.dispatcher import Dispatcher
+from app.readiness.nightly import run_nightly as readiness_nightly
 from app.review.digest import send_due_digests
 from app.review.gauges import refresh_gauges
 from app.review.reminders import remind as remind_reviews
@@ -46,6 +48,7 @@ class EngineIntervals:
     review_reminder_seconds: float = 60.0
     # Digests are due at a wall time; a few minutes late is on time for a weekly summary.
     digest_seconds: float = 300.0
+    readiness_seconds: float = 600.0
     metrics_refresh_seconds: float = 300.0
 
 
@@ -90,6 +93,11 @@ def _as_coroutine_function(runner: _Runner) -> Callable[[], Awaitable[None]]:
     return job
 
 
+# Long-interval jobs whose first run should not wait a whole interval after a start: the
+# readiness scores (and their gauge) of a fresh or restarted replica.
+RUN_SOON_AFTER_START: dict[str, timedelta] = {"readiness-nightly": timedelta(seconds=30)}
+
+
 class Engine:
     def __init__(
         self,
@@ -132,6 +140,11 @@ class Engine:
                 lambda: prune_deploys(db, incident_retention),
             ),
             "weekly-digest": (self.intervals.digest_seconds, lambda: send_due_digests(db)),
+            # Nightly readiness evaluations and handback proposals, once across replicas.
+            "readiness-nightly": (
+                self.intervals.readiness_seconds,
+                lambda: readiness_nightly(db),
+            ),
             "metrics-refresh": (
                 self.intervals.metrics_refresh_seconds,
                 lambda: refresh_gauges(db),
@@ -154,8 +167,13 @@ class Engine:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         scheduler = AsyncIOScheduler(timezone=UTC)
+        # APScheduler keeps the wall clock (not the injected one): its triggers are real time.
+        started = datetime.now(UTC)
         for name, (seconds, work) in self._jobs.items():
             runner = self._runners[name] = _Runner(name, work)
+            extra: dict[str, Any] = {}
+            if name in RUN_SOON_AFTER_START:
+                extra["next_run_time"] = started + RUN_SOON_AFTER_START[name]
             scheduler.add_job(
                 _as_coroutine_function(runner),
                 "interval",
@@ -165,6 +183,7 @@ class Engine:
                 max_instances=2,  # the runner itself refuses to overlap; never log a skip
                 coalesce=True,
                 misfire_grace_time=None,
+                **extra,
             )
         scheduler.start()
         self._scheduler = scheduler

@@ -12,10 +12,12 @@ import asyncio
 import secrets
 import string
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -160,12 +162,22 @@ class TokenBucket:
 
 
 class Gateway:
+    # Every gateway of this process (one per app), for forget_service_everywhere.
+    _live: ClassVar[weakref.WeakSet[Gateway]] = weakref.WeakSet()
+
     def __init__(self, db: Database, *, rate_per_second: float, burst: int) -> None:
         self.db = db
         self.rate = rate_per_second
         self.burst = float(burst)
         self._keys: dict[str, KnownKey] = {}
         self._buckets: dict[int, TokenBucket] = {}
+        Gateway._live.add(self)
+
+    def forget_service(self, service_id: int) -> None:
+        """Drop the cached copy of a changed service: the next alert loads it again."""
+        for known in self._keys.values():
+            if known.service_id == service_id:
+                known.service = None
 
     async def authenticate(self, key: str | None, kinds: tuple[IntegrationKind, ...]) -> KnownKey:
         if not key:
@@ -362,3 +374,9 @@ async def mark_overdue_heartbeats(db: Database, *, limit: int = 100) -> int:
                 ),
             )
         return len(rows)
+
+
+def forget_service_everywhere(service_id: int) -> None:
+    """``catalog.changes.SERVICE_CHANGED``: every gateway of this process forgets the service."""
+    for gateway in list(Gateway._live):
+        gateway.forget_service(service_id)

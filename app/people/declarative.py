@@ -1,4 +1,5 @@
-"""``baton apply`` for people: users with their contact methods and rules, teams and members."""
+"""``baton apply`` for people: users with their contact methods and rules, teams (with their
+weekly digest and hand-over channel) and members."""
 
 from __future__ import annotations
 
@@ -24,7 +25,14 @@ from app.people.models import (
     Urgency,
     User,
 )
-from app.people.schemas import TeamName, normalize_address
+from app.people.schemas import (
+    DigestChannel,
+    DigestEmail,
+    DigestTime,
+    DigestWeekday,
+    TeamName,
+    normalize_address,
+)
 from app.people.service import get_team_by_name
 
 
@@ -89,6 +97,9 @@ def resolve_contact(methods: list[ContactMethodSpec], ref: str) -> list[ContactM
     return [m for m in methods if m.type == kind]
 
 
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class MemberSpec(_Strict):
     email: EmailAddress
     role: TeamRole = TeamRole.MEMBER
@@ -101,6 +112,29 @@ class TeamSpec(_Strict):
     members: list[MemberSpec] = Field(
         default_factory=list, description="E-mail addresses, or {email, role} objects."
     )
+    time_zone: TimeZoneName = "UTC"
+    digest_weekday: DigestWeekday = Field(default=0, description="0 (mon) to 6 (sun), or mon..sun.")
+    digest_time: DigestTime = "09:00"
+    digest_slack_channel: DigestChannel = ""
+    digest_email: DigestEmail = ""
+    digest_enabled: bool = True
+    # Hand-over and handback posts (empty: the digest's channel).
+    slack_channel: DigestChannel = ""
+
+    @field_validator("digest_weekday", mode="before")
+    @classmethod
+    def _weekday_name(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in _WEEKDAYS:
+            return _WEEKDAYS.index(value.strip().lower())
+        return value
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _yaml_sexagesimal(cls, value: object) -> object:
+        # YAML 1.1 reads an unquoted 17:30 as the number 1050 (base 60); the file meant a time.
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+            return f"{value // 60:02d}:{value % 60:02d}"
+        return value
 
     @field_validator("members", mode="before")
     @classmethod
@@ -275,6 +309,13 @@ async def _apply_team(
         "name": spec.name,
         "kind": spec.kind,
         "description": spec.description,
+        "time_zone": spec.time_zone,
+        "digest_weekday": spec.digest_weekday,
+        "digest_time": spec.digest_time,
+        "digest_slack_channel": spec.digest_slack_channel,
+        "digest_email": spec.digest_email,
+        "digest_enabled": spec.digest_enabled,
+        "slack_channel": spec.slack_channel,
         "config_managed": True,
     }
     if team is None:

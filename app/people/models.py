@@ -73,6 +73,8 @@ class Team(TimestampMixin, Base):
     digest_slack_channel: Mapped[str] = mapped_column(String(80), default="")
     digest_email: Mapped[str] = mapped_column(String(320), default="")
     digest_enabled: Mapped[bool] = mapped_column(default=True)
+    # Where hand-over and handback requests and decisions are posted (empty: the digest's).
+    slack_channel: Mapped[str] = mapped_column(String(80), default="")
 
     memberships: Mapped[list[TeamMembership]] = relationship(
         back_populates="team", cascade="all, delete-orphan", lazy="raise"

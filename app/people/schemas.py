@@ -73,6 +73,7 @@ class TeamCreate(InputModel):
     digest_slack_channel: DigestChannel = ""
     digest_email: DigestEmail = ""
     digest_enabled: bool = True
+    slack_channel: DigestChannel = ""
 
 
 class TeamUpdate(PatchModel):
@@ -85,6 +86,7 @@ class TeamUpdate(PatchModel):
     digest_slack_channel: DigestChannel | None = None
     digest_email: DigestEmail | None = None
     digest_enabled: bool | None = None
+    slack_channel: DigestChannel | None = None
 
 
 class MembershipOut(OutputModel):
@@ -104,6 +106,9 @@ class TeamOut(OutputModel):
     digest_slack_channel: str = ""
     digest_email: str = ""
     digest_enabled: bool = True
+    slack_channel: str = Field(
+        default="", description="Hand-over and handback posts (empty: the digest's channel)."
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -19,6 +19,7 @@ from app.core.clock import ManualClock
 from app.core.db import Database
 from app.notify.console import ConsoleProvider
 from app.people.models import ApiToken
+from app.readiness.checklist import DEFAULT_ITEMS
 from tests.audit.helpers import audit_rows
 from tests.factories import Actor, Factory
 
@@ -231,6 +232,34 @@ async def _slack_link(w: World) -> None:
     await w.call("DELETE", f"/users/{user.id}/slack-link")
 
 
+def _checklist_items() -> list[dict[str, Any]]:
+    return [
+        {"key": i.key, "title": i.title, "kind": i.kind.value, "weight": i.weight}
+        for i in DEFAULT_ITEMS
+    ]
+
+
+async def _readiness_settings(w: World) -> None:
+    await w.call("PUT", "/readiness/checklist", {"items": _checklist_items()})
+    await w.call("PATCH", "/readiness/thresholds", {"max_sleep_pages": 6})
+
+
+async def _team_readiness_items(w: World) -> None:
+    team_id = await w.team_id()
+    capacity = {"key": "capacity", "title": "Capacity reviewed", "kind": "sign_off", "weight": 5}
+    await w.call("PUT", f"/teams/{team_id}/readiness/checklist", {"items": [capacity]})
+    await w.call("PUT", f"/teams/{team_id}/readiness/checklist", {"items": []})
+
+
+async def _readiness_sign_off(w: World) -> None:
+    service = await w.service()
+    member = await w.factory.user()
+    await w.call("POST", f"/teams/{service['team_id']}/members", {"user_id": member.id})
+    path = f"/services/{service['id']}/readiness/sign-offs/monitoring"
+    await w.call("PUT", path, {"signed_by_id": member.id, "comment": "dashboards reviewed"})
+    await w.call("DELETE", path)
+
+
 Case = Callable[[World], Awaitable[None]]
 
 CASES: list[tuple[EntityType, Case, list[str]]] = [
@@ -253,6 +282,9 @@ CASES: list[tuple[EntityType, Case, list[str]]] = [
     (EntityType.MAINTENANCE_WINDOW, _maintenance_window, ["created", "updated"]),
     (EntityType.SLACK_ANNOUNCEMENTS, _slack_announcements, ["created", "updated", "deleted"]),
     (EntityType.SLACK_LINK, _slack_link, ["created", "deleted"]),
+    (EntityType.READINESS_SETTINGS, _readiness_settings, ["created", "updated"]),
+    (EntityType.TEAM_READINESS_ITEMS, _team_readiness_items, ["created", "deleted"]),
+    (EntityType.READINESS_SIGN_OFF, _readiness_sign_off, ["created", "deleted"]),
 ]
 
 

@@ -545,6 +545,8 @@ PAGES = (
     "/people/{person}/load",
     "/reviews",
     "/incidents/{reviewed}/review",
+    "/readiness",
+    "/services/{service}/readiness",
 )
 
 

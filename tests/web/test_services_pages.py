@@ -135,7 +135,7 @@ async def test_a_team_member_edits_the_service_and_the_api_shows_it(
             "team_id": str(team.team_id),
             "description": "Takes the money",
             "escalation_policy_id": "",
-            "support_model": "dev",
+            "support_model": "ops",
             "urgency_rule": "severity",
             "runbook_url": "https://runbooks.example.com/pay2",
             "labels": "tier=2\nregion = eu",
@@ -149,7 +149,7 @@ async def test_a_team_member_edits_the_service_and_the_api_shows_it(
     ).json()
     assert answer["description"] == "Takes the money"
     assert answer["escalation_policy_id"] is None
-    assert answer["support_model"] == "dev"
+    assert answer["support_model"] == "ops"
     assert answer["urgency_rule"] == "severity"
     assert answer["labels"] == {"tier": "2", "region": "eu"}
     assert answer["ack_timeout_minutes"] == 30

@@ -161,9 +161,21 @@ async def _submit(
         return Attempt(False, "Something went wrong inside Baton; nothing was done.")
 
 
+# Dialogs of other features that answer their own submissions (callback_id -> responder).
+VIEWS: dict[str, interactions.Responder] = {}
+
+
+def register_view(callback_id: str, responder: interactions.Responder) -> None:
+    """Answer submissions of dialogs with this ``callback_id`` with ``responder``."""
+    VIEWS[callback_id] = responder
+
+
 async def view_submission(ctx: SlackContext, payload: dict[str, Any]) -> dict[str, Any] | None:
     """Answer a dialog: None closes it, ``errors`` keeps it open with the problem shown."""
     view = payload.get("view") or {}
+    other = VIEWS.get(str(view.get("callback_id") or ""))
+    if other is not None:
+        return await other(ctx, payload)
     found = SUBMISSIONS.get(str(view.get("callback_id") or ""))
     if found is None:
         return None

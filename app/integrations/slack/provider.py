@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.integrations.slack import app_blocks, page_blocks
+from app.integrations.slack import app_blocks, page_blocks, readiness_blocks
 from app.integrations.slack.client import SlackApi, SlackCallFailed
 from app.notify.base import DeliveryResult, DeliveryStatus, MessageKind, OutboundMessage
 from app.notify.pacing import Pacer
+from app.readiness import text as readiness_text
 from app.review import digest_text
 
 # What a status update does to the posted page (``slack_op`` in its context).
@@ -100,6 +101,13 @@ class SlackProvider:
         if context.get("event") == digest_text.EVENT and "digest" in context:
             digest = digest_text.Digest.from_json(context["digest"])
             return message.text, digest_text.slack_blocks(digest, self.public_url)
+        if context.get("event") == readiness_text.EVENT and "notice" in context:
+            notice = readiness_blocks.notice_of(context)
+            if notice is not None:
+                return (
+                    readiness_blocks.notice_fallback(notice),
+                    readiness_blocks.notice_blocks(notice, self.public_url),
+                )
         return message.text, page_blocks.text_blocks(message.text)
 
     async def _status_update(self, message: OutboundMessage) -> DeliveryResult:
