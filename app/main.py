@@ -263,6 +263,8 @@ def _build_engine(
         extra_jobs=slack_engine_jobs(db, notifier),
         audit_retention=timedelta(days=settings.audit_retention_days),
         incident_retention=timedelta(days=settings.incident_retention_days),
+        payload_retention=timedelta(days=settings.delivery_payload_retention_days),
+        receipt_retention=timedelta(days=settings.inbound_receipt_retention_days),
     )
 
 

@@ -30,6 +30,10 @@ BENCHMARKS = [
         "team metrics against the number of incidents, SQLite and PostgreSQL",
         ["-m", "bench.bench_metrics"],
     ),
+    (
+        "database size over a simulated year with retention, SQLite and PostgreSQL",
+        ["-m", "bench.bench_storage"],
+    ),
 ]
 
 

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     # Deploys that started longer ago are deleted by the engine (unless an unresolved incident
     # names one); incidents themselves are kept.
     incident_retention_days: int = Field(default=730, ge=1, le=36_500)
+    # A sent notification's words and links (its incident resolved), and outbox rows for no
+    # incident, are kept this long (app/notify/retention.py).
+    delivery_payload_retention_days: int = Field(default=30, ge=1, le=36_500)
+    # Provider requests already acted on, kept to refuse a replay.
+    inbound_receipt_retention_days: int = Field(default=7, ge=1, le=36_500)
 
     # Per integration key, per process: sustained requests per second and burst.
     integration_rate_per_second: float = Field(default=50.0, gt=0)

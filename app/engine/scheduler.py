@@ -21,8 +21,10 @@ from app.core.db import Database
 from app.core.metrics import ENGINE_JOB_ERRORS
 from app.deploys.retention import prune as prune_deploys
 from app.engine import jobs
+from app.incidents.retention import prune as prune_incidents
 from app.integrations.service import mark_overdue_heartbeats
 from app.notify.dispatcher import Dispatcher
+from app.notify.retention import prune as prune_outbox
 from app.readiness.nightly import run_nightly as readiness_nightly
 from app.review.digest import send_due_digests
 from app.review.gauges import refresh_gauges
@@ -108,6 +110,8 @@ class Engine:
         extra_jobs: dict[str, tuple[float, Job]] | None = None,
         audit_retention: timedelta = timedelta(days=400),
         incident_retention: timedelta = timedelta(days=730),
+        payload_retention: timedelta = timedelta(days=30),
+        receipt_retention: timedelta = timedelta(days=7),
     ) -> None:
         self.db = db
         self.dispatcher = dispatcher
@@ -138,6 +142,21 @@ class Engine:
             "deploy-prune": (
                 self.intervals.deploy_prune_seconds,
                 lambda: prune_deploys(db, incident_retention),
+            ),
+            # Resolved incidents past retention, with their timeline, alerts and pages.
+            "incident-prune": (
+                self.intervals.deploy_prune_seconds,
+                lambda: prune_incidents(db, incident_retention),
+            ),
+            # Sent messages' payloads, outbox rows for no incident, inbound receipts.
+            "outbox-prune": (
+                self.intervals.deploy_prune_seconds,
+                lambda: prune_outbox(
+                    db,
+                    payload_retention=payload_retention,
+                    receipt_retention=receipt_retention,
+                    history_retention=incident_retention,
+                ),
             ),
             "weekly-digest": (self.intervals.digest_seconds, lambda: send_due_digests(db)),
             # Nightly readiness evaluations and handback proposals, once across replicas.

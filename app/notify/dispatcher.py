@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
@@ -38,7 +38,7 @@ from app.notify.base import (
     OutboundMessage,
     SigningKey,
 )
-from app.notify.models import Notification, NotificationStatus
+from app.notify.models import Notification, NotificationStatus, SendPriority
 from app.notify.outbox import wake_dispatcher_after_commit
 from app.notify.throttle import plan_delivery
 from app.notify.webhook_keys import WebhookSigning, signing_keys_for_notifications
@@ -50,6 +50,12 @@ log = logging.getLogger(__name__)
 # Pages are rate limited per contact method (and folded into summaries in a storm); reminders,
 # confirmations, verification codes and tests are rare and always go on their own.
 THROTTLED_KINDS = (MessageKind.PAGE,)
+PAGING_KINDS = (MessageKind.PAGE, MessageKind.SUMMARY)
+# A pass looks at this many due rows per one it sends, to pick the least recently paged people
+# among them (a bound on how far down the queue it reorders).
+CANDIDATES_PER_SEND = 4
+# "When was this person last paged" looks back this far; longer ago counts as never.
+RECENTLY_PAGED = timedelta(hours=24)
 
 
 class NotificationFacts(Protocol):
@@ -132,20 +138,21 @@ class Dispatcher:
         """Take due notifications: mark them sending with a deadline (one short transaction)."""
         async with self.db.transaction() as session:
             now = self.db.clock.now()
-            rows = (
+            candidates = (
                 await session.scalars(
                     select(Notification)
                     .where(
                         Notification.status == NotificationStatus.PENDING,
                         Notification.due_at <= now,
                     )
-                    .order_by(Notification.due_at, Notification.id)
-                    .limit(self.policy.batch_size)
+                    .order_by(Notification.priority, Notification.due_at, Notification.id)
+                    .limit(self.policy.batch_size * CANDIDATES_PER_SEND)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            if not rows:
+            if not candidates:
                 return []
+            rows = await _in_send_order(session, candidates, now, self.policy.batch_size)
             to_send = await self._apply_rate_limits(session, rows, now)
             for row in to_send:
                 row.status = NotificationStatus.SENDING
@@ -421,6 +428,34 @@ async def _recent_sends(
     return recent
 
 
+async def _in_send_order(
+    session: AsyncSession, candidates: Sequence[Notification], now: datetime, batch: int
+) -> list[Notification]:
+    """The ``batch`` to send now: by priority, then the least recently paged person first
+    (someone paged a minute ago waits behind someone not paged today), then the oldest due.
+    The candidates left over stay pending for the next pass."""
+    people = {c.user_id for c in candidates if c.user_id is not None}
+    last_paged: dict[int, datetime] = {}
+    # Without a backlog every candidate goes now: there is nothing to choose, so nothing to ask.
+    if people and len(candidates) > batch:
+        rows = await session.execute(
+            select(Notification.user_id, func.max(Notification.sent_at))
+            .where(
+                Notification.user_id.in_(people),
+                Notification.kind.in_(PAGING_KINDS),
+                Notification.sent_at >= now - RECENTLY_PAGED,
+            )
+            .group_by(Notification.user_id)
+        )
+        last_paged = {user_id: at for user_id, at in rows.all() if at is not None}
+
+    def order(row: Notification) -> tuple[int, float, datetime, int]:
+        paged = last_paged.get(row.user_id) if row.user_id is not None else None
+        return (row.priority, paged.timestamp() if paged else 0.0, row.due_at, row.id)
+
+    return sorted(candidates, key=order)[:batch]
+
+
 async def _bundle(
     session: AsyncSession, items: list[Notification], limit: RateLimit, now: datetime
 ) -> Notification:
@@ -437,6 +472,7 @@ async def _bundle(
         context=context,
         status=NotificationStatus.PENDING,
         due_at=now,
+        priority=SendPriority.SUMMARY,
         created_at=now,
     )
     session.add(summary)

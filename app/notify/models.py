@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, BigIntegerType, IntPK, JSONType, str_enum
@@ -27,6 +27,19 @@ class NotificationStatus(StrEnum):
         return self not in (NotificationStatus.PENDING, NotificationStatus.SENDING)
 
 
+class SendPriority(IntEnum):
+    """Which due notifications go first when more are due than can be sent (lower first):
+    a high-urgency page to someone not yet paged for the incident, then repeats (a later rule,
+    a later pass of the ladder), then bundled summaries, then low urgency, then the rest.
+    Within a class the dispatcher takes the least recently paged person first."""
+
+    FIRST_PAGE = 0
+    REPEAT = 1
+    SUMMARY = 2
+    LOW_URGENCY = 3
+    OTHER = 4
+
+
 class Notification(Base):
     """The outbox: one message to one address, written before it is sent."""
 
@@ -38,6 +51,8 @@ class Notification(Base):
         Index("ix_notifications_contact_sent", "contact_method_id", "sent_at"),
         Index("ix_notifications_incident", "incident_id", "status"),
         Index("ix_notifications_provider_message", "provider_message_id"),
+        # The dispatcher's "least recently paged first" asks when each person was last paged.
+        Index("ix_notifications_user_sent", "user_id", "sent_at"),
     )
 
     id: Mapped[IntPK]
@@ -65,6 +80,7 @@ class Notification(Base):
 
     status: Mapped[NotificationStatus] = mapped_column(str_enum(NotificationStatus, 16))
     due_at: Mapped[datetime]
+    priority: Mapped[int] = mapped_column(SmallInteger, default=SendPriority.OTHER)
     attempts: Mapped[int] = mapped_column(default=0)
     sending_deadline: Mapped[datetime | None]
     provider: Mapped[str | None] = mapped_column(String(32))

@@ -14,9 +14,9 @@ from app.core.db import on_commit
 from app.incidents.models import Page
 from app.notify import messages
 from app.notify.base import MessageKind
-from app.notify.models import Notification, NotificationStatus
+from app.notify.models import Notification, NotificationStatus, SendPriority
 from app.people.ladders import RuleTarget
-from app.people.models import ContactType
+from app.people.models import ContactType, Urgency
 
 
 def wake_dispatcher_after_commit(session: AsyncSession) -> None:
@@ -41,6 +41,7 @@ def queue_page_notifications(
 ) -> list[Notification]:
     subject = messages.page_subject(context)
     body = messages.page_text(context)
+    first_delay = min((t.delay_minutes for t in ladder), default=0)
     rows = [
         Notification(
             incident_id=incident_id,
@@ -56,6 +57,7 @@ def queue_page_notifications(
             context=dict(context),
             status=NotificationStatus.PENDING,
             due_at=paged_at + timedelta(minutes=target.delay_minutes),
+            priority=page_priority(page, first_rule=target.delay_minutes == first_delay),
             created_at=paged_at,
         )
         for target in ladder
@@ -63,6 +65,15 @@ def queue_page_notifications(
     session.add_all(rows)
     wake_dispatcher_after_commit(session)
     return rows
+
+
+def page_priority(page: Page, *, first_rule: bool) -> SendPriority:
+    """A person's first contact for an incident goes before repeats (a later rule of their
+    ladder, or a later pass of the escalation ladder), and high urgency before low."""
+    if page.urgency is Urgency.LOW:
+        return SendPriority.LOW_URGENCY
+    repeat = not first_rule or (page.escalation_loop or 0) > 0
+    return SendPriority.REPEAT if repeat else SendPriority.FIRST_PAGE
 
 
 def queue_channel_notification(
@@ -85,6 +96,8 @@ def queue_channel_notification(
         context=dict(context),
         status=NotificationStatus.PENDING,
         due_at=now,
+        # A channel's post sits beside the people's repeats: the person paged comes first.
+        priority=SendPriority.REPEAT,
         created_at=now,
     )
     session.add(row)

@@ -63,7 +63,8 @@ def test_timestamped_signature() -> None:
 async def test_failures_and_holds(webhook_receiver: WebhookReceiver) -> None:  # noqa: F811
     webhook_receiver.fail(500, times=2)
     webhook_receiver.hold(5)
-    async with httpx.AsyncClient(timeout=0.2) as http:
+    # Well under the hold, well over a request's time on a loaded machine (0.2 s timed out once).
+    async with httpx.AsyncClient(timeout=1.5) as http:
         statuses = [
             (await http.post(webhook_receiver.url_for(), json={"n": i})).status_code
             for i in range(2)
