@@ -939,6 +939,17 @@ async def propose_handback(
         return None
     if await open_proposal(session, service.id) is not None:
         return None
+    # Ops declined one lately: the same window would say the same thing again tomorrow. Ask
+    # again once a whole window has passed since the answer.
+    declined_lately = await session.scalar(
+        select(HandbackProposal.id).where(
+            HandbackProposal.service_id == service.id,
+            HandbackProposal.state == RequestState.DECLINED,
+            HandbackProposal.decided_at > now - timedelta(days=limits.window_days),
+        )
+    )
+    if declined_lately is not None:
+        return None
     facts = await load_facts(session, service, now, limits)
     found = checklist.breaches(facts, limits)
     if not found:

@@ -352,6 +352,25 @@ async def test_the_nightly_review_proposes_once_across_replicas(
     assert (await api(client, setup.world.admin, "GET", f"/api/v1/services/{setup.service_id}"))[
         "support_model"
     ] == "ops"
+    # The storm goes on, but Ops answered: no new proposal until a whole window has passed.
+    decided = datetime(2026, 5, 9, 3, 0, tzinfo=UTC)
+    clock.set(decided + timedelta(days=1))
+    await nightly.run_nightly(db)
+    for night in range(5):
+        clock.set(datetime(2026, 5, 18 + night, 23, 0, tzinfo=UTC))
+        incident = await setup.world.fire(f"again {night}")
+        await api(client, setup.world.alice, "POST", f"/api/v1/incidents/{incident}/resolve")
+    clock.set(decided + timedelta(days=14) - timedelta(minutes=1))
+    await nightly.run_nightly(db)
+    assert await _proposals(db) == 1
+    clock.set(decided + timedelta(days=15))
+    await nightly.run_nightly(db)
+    assert await _proposals(db) == 2
+
+
+async def _proposals(db: Database) -> int:
+    async with db.new_session() as session:
+        return int(await session.scalar(select(func.count()).select_from(HandbackProposal)) or 0)
 
 
 async def _latest(db: Database) -> Evaluation:
