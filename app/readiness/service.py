@@ -666,11 +666,25 @@ async def request_handover(
     return request
 
 
-async def _request(session: AsyncSession, request_id: int) -> HandoverRequest:
-    request = await session.get(HandoverRequest, request_id)
-    if request is None:
+async def _request(session: AsyncSession, request_id: int) -> tuple[HandoverRequest, Service]:
+    """The request and its service, both locked (the service first, as every change of support
+    takes them): an accept and a decline arriving together are answered in turn, and the second
+    sees what the first decided."""
+    service_id = await session.scalar(
+        select(HandoverRequest.service_id).where(HandoverRequest.id == request_id)
+    )
+    if service_id is None:
         raise NotFound(f"hand-over request {request_id} not found")
-    return request
+    service = await _service(session, service_id, lock=True)
+    request = await session.scalar(
+        select(HandoverRequest)
+        .where(HandoverRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if request is None:  # deleted between the two reads
+        raise NotFound(f"hand-over request {request_id} not found")
+    return request, service
 
 
 def answers_for_ops(principal: Principal, ops_team_id: int | None) -> bool:
@@ -745,11 +759,10 @@ async def accept_handover(
 ) -> Transition:
     """Ops takes the service on, in one transaction: 409 while a required item fails (an admin
     may override with a reason)."""
-    request = await _request(session, request_id)
+    request, service = await _request(session, request_id)
     if request.state is not RequestState.OPEN:
         raise Conflict(f"hand-over request {request_id} is {request.state.value}")
     await _require_ops(session, principal, request.ops_team_id, "accept a hand-over")
-    service = await _service(session, request.service_id, lock=True)
     if service.support_model is SupportModel.OPS:
         raise Conflict(f"{service.name} is already supported by Ops")
     ops_policy = await _policy(session, escalation_policy_id)
@@ -836,7 +849,7 @@ async def accept_handover(
 async def decline_handover(
     session: AsyncSession, principal: Principal, request_id: int, *, reason: str
 ) -> HandoverRequest:
-    request = await _request(session, request_id)
+    request, service = await _request(session, request_id)
     if request.state is not RequestState.OPEN:
         raise Conflict(f"hand-over request {request_id} is {request.state.value}")
     await _require_ops(session, principal, request.ops_team_id, "decline a hand-over")
@@ -847,7 +860,6 @@ async def decline_handover(
     request.decided_by_id = principal.user_id
     request.decided_at = now
     request.reason = reason
-    service = await _service(session, request.service_id)
     dev, ops = await _teams(session, service, request.ops_team_id)
     await _tell(
         session,
@@ -870,8 +882,7 @@ async def decline_handover(
 async def withdraw_handover(
     session: AsyncSession, principal: Principal, request_id: int
 ) -> HandoverRequest:
-    request = await _request(session, request_id)
-    service = await _service(session, request.service_id)
+    request, service = await _request(session, request_id)
     principal.require_team_write(service.team_id, "this service's support")
     if request.state is not RequestState.OPEN:
         raise Conflict(f"hand-over request {request_id} is {request.state.value}")
@@ -989,11 +1000,23 @@ async def propose_handback(
     return proposal
 
 
-async def _proposal(session: AsyncSession, proposal_id: int) -> HandbackProposal:
-    proposal = await session.get(HandbackProposal, proposal_id)
-    if proposal is None:
+async def _proposal(session: AsyncSession, proposal_id: int) -> tuple[HandbackProposal, Service]:
+    """The proposal and its service, both locked, the service first (as ``_request``)."""
+    service_id = await session.scalar(
+        select(HandbackProposal.service_id).where(HandbackProposal.id == proposal_id)
+    )
+    if service_id is None:
         raise NotFound(f"handback proposal {proposal_id} not found")
-    return proposal
+    service = await _service(session, service_id, lock=True)
+    proposal = await session.scalar(
+        select(HandbackProposal)
+        .where(HandbackProposal.id == proposal_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if proposal is None:  # deleted between the two reads
+        raise NotFound(f"handback proposal {proposal_id} not found")
+    return proposal, service
 
 
 async def _move_back(
@@ -1066,8 +1089,7 @@ async def _move_back(
 async def accept_handback(
     session: AsyncSession, principal: Principal, proposal_id: int, *, reason: str = ""
 ) -> Transition:
-    proposal = await _proposal(session, proposal_id)
-    service = await _service(session, proposal.service_id, lock=True)
+    proposal, service = await _proposal(session, proposal_id)
     await _require_ops(session, principal, service.ops_team_id, "accept a handback")
     if proposal.state is not RequestState.OPEN:
         raise Conflict(f"handback proposal {proposal_id} is {proposal.state.value}")
@@ -1086,8 +1108,7 @@ async def accept_handback(
 async def decline_handback(
     session: AsyncSession, principal: Principal, proposal_id: int, *, reason: str
 ) -> HandbackProposal:
-    proposal = await _proposal(session, proposal_id)
-    service = await _service(session, proposal.service_id, lock=True)
+    proposal, service = await _proposal(session, proposal_id)
     await _require_ops(session, principal, service.ops_team_id, "decline a handback")
     if proposal.state is not RequestState.OPEN:
         raise Conflict(f"handback proposal {proposal_id} is {proposal.state.value}")
@@ -1143,7 +1164,7 @@ async def accept_on_silence(session: AsyncSession, now: datetime) -> int:
     """Proposals past their grace period, on services that allow it, take effect."""
     due = list(
         await session.scalars(
-            select(HandbackProposal).where(
+            select(HandbackProposal.id).where(
                 HandbackProposal.state == RequestState.OPEN,
                 HandbackProposal.due_at.is_not(None),
                 HandbackProposal.due_at <= now,
@@ -1151,8 +1172,10 @@ async def accept_on_silence(session: AsyncSession, now: datetime) -> int:
         )
     )
     moved = 0
-    for proposal in due:
-        service = await _service(session, proposal.service_id, lock=True)
+    for proposal_id in due:
+        proposal, service = await _proposal(session, proposal_id)
+        if proposal.state is not RequestState.OPEN:
+            continue  # answered meanwhile
         if service.support_model is not SupportModel.OPS or not service.handback_on_silence:
             continue
         proposal.state = RequestState.ACCEPTED_ON_SILENCE

@@ -436,3 +436,33 @@ async def test_the_support_model_moves_by_hand_over_not_by_edit(
     assert same.status_code == 200
     forced = await api(client, setup.world.admin, "PATCH", path, json={"support_model": "ops"})
     assert forced["support_model"] == "ops" and forced["support_since"] == "2026-05-04T12:00:00Z"
+
+
+async def test_an_accept_and_a_decline_together_are_answered_in_turn(
+    client: httpx.AsyncClient, setup: Setup
+) -> None:
+    world = setup.world
+    request = await api(
+        client,
+        world.alice,
+        "POST",
+        f"/api/v1/services/{setup.service_id}/handover",
+        json={"ops_team_id": setup.ops["id"]},
+    )
+    base = f"/api/v1/handover-requests/{request['id']}"
+    accept, decline = await asyncio.gather(
+        client.post(
+            f"{base}/accept",
+            json={"escalation_policy_id": world.policy["id"], "override_reason": "launch"},
+            headers=world.admin.headers,
+        ),
+        client.post(f"{base}/decline", json={"reason": "not yet"}, headers=world.admin.headers),
+    )
+    assert sorted([accept.status_code, decline.status_code]) == [200, 409]
+    service = await api(client, world.admin, "GET", f"/api/v1/services/{setup.service_id}")
+    view = await api(client, world.admin, "GET", f"/api/v1/services/{setup.service_id}/readiness")
+    # Whichever came first, the service and the request agree.
+    if accept.status_code == 200:
+        assert service["support_model"] == "ops" and len(view["transitions"]) == 1
+    else:
+        assert service["support_model"] == "dev" and view["transitions"] == []
