@@ -587,6 +587,42 @@ def _name(team: Team | None) -> str:
     return team.name if team is not None else "no team"
 
 
+def _answer(
+    answered: HandoverRequest | HandbackProposal,
+    state: RequestState,
+    *,
+    by: int | None,
+    at: datetime,
+    reason: str = "",
+) -> None:
+    """Record the answer to a request or proposal: what, who (None: Baton), when, why."""
+    answered.state = state
+    answered.decided_by_id = by
+    answered.decided_at = at
+    answered.reason = reason
+
+
+def _notice(
+    kind: str,
+    service: Service,
+    dev: Team | None,
+    ops: Team | None,
+    headline: str,
+    lines: tuple[str, ...] = (),
+    **extra: object,
+) -> notices.Notice:
+    return notices.Notice(
+        kind=kind,
+        service_id=service.id,
+        service=service.name,
+        dev_team=_name(dev),
+        ops_team=_name(ops),
+        headline=headline,
+        lines=lines,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
 # ------------------------------------------------------------------------------- the hand-over
 
 
@@ -639,12 +675,11 @@ async def request_handover(
     failing = [r.to_json() for r in evaluation.failing_required]
     await _tell(
         session,
-        notices.Notice(
-            kind=notices.Kind.HANDOVER_REQUESTED,
-            service_id=service.id,
-            service=service.name,
-            dev_team=_name(dev),
-            ops_team=ops.name,
+        _notice(
+            notices.Kind.HANDOVER_REQUESTED,
+            service,
+            dev,
+            ops,
             headline=(
                 f"{_name(dev)} asks {ops.name} to take on {service.name} "
                 f"(readiness {evaluation.score}/100, {evaluation.band.value.replace('_', ' ')})"
@@ -810,10 +845,7 @@ async def accept_handover(
     service.support_model = SupportModel.OPS
     service.support_since = now
     service.ops_team_id = request.ops_team_id
-    request.state = RequestState.ACCEPTED
-    request.decided_by_id = principal.user_id
-    request.decided_at = now
-    request.reason = override_reason
+    _answer(request, RequestState.ACCEPTED, by=principal.user_id, at=now, reason=override_reason)
     request.overridden = bool(failing)
     _store(session, service, evaluation, Trigger.HANDOVER, now)
     await session.flush()
@@ -821,12 +853,11 @@ async def accept_handover(
     dev, ops = await _teams(session, service, request.ops_team_id)
     await _tell(
         session,
-        notices.Notice(
-            kind=notices.Kind.HANDOVER_ACCEPTED,
-            service_id=service.id,
-            service=service.name,
-            dev_team=_name(dev),
-            ops_team=_name(ops),
+        _notice(
+            notices.Kind.HANDOVER_ACCEPTED,
+            service,
+            dev,
+            ops,
             headline=f"{_name(ops)} now supports {service.name}",
             lines=(
                 f"Accepted by {transition.decided_by_name} at readiness {evaluation.score}/100.",
@@ -856,19 +887,15 @@ async def decline_handover(
     if not reason.strip():
         raise InvalidInput("say why the hand-over is declined", field="body.reason")
     now = session_clock(session).now()
-    request.state = RequestState.DECLINED
-    request.decided_by_id = principal.user_id
-    request.decided_at = now
-    request.reason = reason
+    _answer(request, RequestState.DECLINED, by=principal.user_id, at=now, reason=reason)
     dev, ops = await _teams(session, service, request.ops_team_id)
     await _tell(
         session,
-        notices.Notice(
-            kind=notices.Kind.HANDOVER_DECLINED,
-            service_id=service.id,
-            service=service.name,
-            dev_team=_name(dev),
-            ops_team=_name(ops),
+        _notice(
+            notices.Kind.HANDOVER_DECLINED,
+            service,
+            dev,
+            ops,
             headline=f"{_name(ops)} declined to take on {service.name}",
             lines=(f"{await _user_name(session, principal.user_id)}: {reason}",),
         ),
@@ -886,9 +913,7 @@ async def withdraw_handover(
     principal.require_team_write(service.team_id, "this service's support")
     if request.state is not RequestState.OPEN:
         raise Conflict(f"hand-over request {request_id} is {request.state.value}")
-    request.state = RequestState.WITHDRAWN
-    request.decided_by_id = principal.user_id
-    request.decided_at = session_clock(session).now()
+    _answer(request, RequestState.WITHDRAWN, by=principal.user_id, at=session_clock(session).now())
     await session.flush()
     return request
 
@@ -984,12 +1009,11 @@ async def propose_handback(
     )
     await _tell(
         session,
-        notices.Notice(
-            kind=notices.Kind.HANDBACK_PROPOSED,
-            service_id=service.id,
-            service=service.name,
-            dev_team=_name(dev),
-            ops_team=_name(ops),
+        _notice(
+            notices.Kind.HANDBACK_PROPOSED,
+            service,
+            dev,
+            ops,
             headline=f"Handback proposed: {service.name} back to {_name(dev)}",
             lines=(*notices.breach_lines(proposal.breaches), silence),
             answer=("handback", proposal.id),
@@ -1067,12 +1091,11 @@ async def _move_back(
     dev, ops = await _teams(session, service, service.ops_team_id)
     await _tell(
         session,
-        notices.Notice(
-            kind=notices.Kind.HANDBACK_ACCEPTED,
-            service_id=service.id,
-            service=service.name,
-            dev_team=_name(dev),
-            ops_team=_name(ops),
+        _notice(
+            notices.Kind.HANDBACK_ACCEPTED,
+            service,
+            dev,
+            ops,
             headline=f"{service.name} is back with {_name(dev)}; {_name(ops)} consults",
             lines=(
                 f"Decided by {transition.decided_by_name}" + (f": {reason}" if reason else "."),
@@ -1096,10 +1119,7 @@ async def accept_handback(
     if service.support_model is not SupportModel.OPS:
         raise Conflict(f"{service.name} is not supported by Ops")
     now = session_clock(session).now()
-    proposal.state = RequestState.ACCEPTED
-    proposal.decided_by_id = principal.user_id
-    proposal.decided_at = now
-    proposal.reason = reason
+    _answer(proposal, RequestState.ACCEPTED, by=principal.user_id, at=now, reason=reason)
     return await _move_back(
         session, service, decided_by_id=principal.user_id, reason=reason, proposal=proposal, now=now
     )
@@ -1115,19 +1135,15 @@ async def decline_handback(
     if not reason.strip():
         raise InvalidInput("say why the handback is declined", field="body.reason")
     now = session_clock(session).now()
-    proposal.state = RequestState.DECLINED
-    proposal.decided_by_id = principal.user_id
-    proposal.decided_at = now
-    proposal.reason = reason
+    _answer(proposal, RequestState.DECLINED, by=principal.user_id, at=now, reason=reason)
     dev, ops = await _teams(session, service, service.ops_team_id)
     await _tell(
         session,
-        notices.Notice(
-            kind=notices.Kind.HANDBACK_DECLINED,
-            service_id=service.id,
-            service=service.name,
-            dev_team=_name(dev),
-            ops_team=_name(ops),
+        _notice(
+            notices.Kind.HANDBACK_DECLINED,
+            service,
+            dev,
+            ops,
             headline=f"{_name(ops)} keeps {service.name}: handback declined",
             lines=(f"{await _user_name(session, principal.user_id)}: {reason}",),
         ),
@@ -1151,10 +1167,7 @@ async def hand_back(
     now = session_clock(session).now()
     proposal = await open_proposal(session, service_id)
     if proposal is not None:
-        proposal.state = RequestState.ACCEPTED
-        proposal.decided_by_id = principal.user_id
-        proposal.decided_at = now
-        proposal.reason = reason
+        _answer(proposal, RequestState.ACCEPTED, by=principal.user_id, at=now, reason=reason)
     return await _move_back(
         session, service, decided_by_id=principal.user_id, reason=reason, proposal=proposal, now=now
     )
@@ -1178,9 +1191,13 @@ async def accept_on_silence(session: AsyncSession, now: datetime) -> int:
             continue  # answered meanwhile
         if service.support_model is not SupportModel.OPS or not service.handback_on_silence:
             continue
-        proposal.state = RequestState.ACCEPTED_ON_SILENCE
-        proposal.decided_at = now
-        proposal.reason = "no answer within the grace period"
+        _answer(
+            proposal,
+            RequestState.ACCEPTED_ON_SILENCE,
+            by=None,
+            at=now,
+            reason="no answer within the grace period",
+        )
         await _move_back(
             session,
             service,
