@@ -32,7 +32,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Select, delete, event, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstanceState, Session, SessionTransaction
 from sqlalchemy.orm import attributes as orm_attributes
@@ -52,6 +52,7 @@ from app.core.auth import Principal
 from app.core.db import Database, session_clock
 from app.core.logging import request_id_var
 from app.core.pagination import PageParams, paginate
+from app.core.retention import delete_in_batches
 
 log = logging.getLogger(__name__)
 
@@ -528,25 +529,7 @@ async def prune(db: Database, retention: timedelta, *, batch: int = PRUNE_BATCH)
     """Delete records older than ``retention``, a batch per transaction, so a long backlog
     never holds a lock for long. Any replica may run it: deleting twice deletes nothing."""
     cutoff = db.clock.now() - retention
-    deleted = 0
-    while True:
-        async with db.transaction() as session:
-            oldest = (
-                select(AuditRecord.id)
-                .where(AuditRecord.at < cutoff)
-                .order_by(AuditRecord.id)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
-            result = await session.execute(
-                delete(AuditRecord)
-                .where(AuditRecord.id.in_(oldest.scalar_subquery()))
-                .execution_options(synchronize_session=False)
-            )
-        count = result.rowcount or 0  # type: ignore[attr-defined]
-        deleted += count
-        if count < batch:
-            break
+    deleted = await delete_in_batches(db, AuditRecord, AuditRecord.at < cutoff, batch=batch)
     if deleted:
         log.info("audit records pruned", extra={"deleted": deleted, "before": cutoff.isoformat()})
     return deleted

@@ -7,24 +7,25 @@ twice deletes nothing, so the prune jobs need no claim across replicas.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, Executable, delete, select, update
 
 from app.core.db import Database
 
 PRUNE_BATCH = 500
 
 
-async def delete_in_batches(
+async def _in_batches(
     db: Database,
     model: type[Any],
     which: ColumnElement[bool],
-    *,
-    batch: int = PRUNE_BATCH,
+    change: Callable[[list[int]], Executable],
+    batch: int,
 ) -> int:
-    """Delete the rows of ``model`` that ``which`` picks; returns how many."""
-    deleted = 0
+    """Run ``change`` on the ids ``which`` picks, a batch per transaction; returns how many."""
+    done = 0
     while True:
         async with db.transaction() as session:
             ids = list(
@@ -37,14 +38,23 @@ async def delete_in_batches(
                 )
             )
             if ids:
-                await session.execute(
-                    delete(model)
-                    .where(model.id.in_(ids))
-                    .execution_options(synchronize_session=False)
-                )
-        deleted += len(ids)
+                await session.execute(change(ids).execution_options(synchronize_session=False))
+        done += len(ids)
         if len(ids) < batch:
-            return deleted
+            return done
+
+
+async def delete_in_batches(
+    db: Database,
+    model: type[Any],
+    which: ColumnElement[bool],
+    *,
+    batch: int = PRUNE_BATCH,
+) -> int:
+    """Delete the rows of ``model`` that ``which`` picks; returns how many."""
+    return await _in_batches(
+        db, model, which, lambda ids: delete(model).where(model.id.in_(ids)), batch
+    )
 
 
 async def update_in_batches(
@@ -57,25 +67,6 @@ async def update_in_batches(
 ) -> int:
     """Set ``values`` on the rows ``which`` picks (``which`` must stop matching a row once it
     is updated, or this never ends); returns how many."""
-    changed = 0
-    while True:
-        async with db.transaction() as session:
-            ids = list(
-                await session.scalars(
-                    select(model.id)
-                    .where(which)
-                    .order_by(model.id)
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            if ids:
-                await session.execute(
-                    update(model)
-                    .where(model.id.in_(ids))
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-        changed += len(ids)
-        if len(ids) < batch:
-            return changed
+    return await _in_batches(
+        db, model, which, lambda ids: update(model).where(model.id.in_(ids)).values(**values), batch
+    )

@@ -33,13 +33,6 @@ NIGHTLY_HOUR = 2  # on the owner team's clock
 HISTORY_KEPT = timedelta(days=400)
 
 
-def _zone(team: Team | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(team.time_zone if team is not None and team.time_zone else "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
-
-
 def nightly_day(now: datetime, zone: ZoneInfo) -> date | None:
     """The day whose nightly evaluation is due at ``now`` (None: before the hour today)."""
     local = now.astimezone(zone)
@@ -63,7 +56,7 @@ async def run_nightly(db: Database) -> int:
         }
     stored = 0
     for service_id, team_id in services:
-        day = nightly_day(now, _zone(teams.get(team_id)))
+        day = nightly_day(now, readiness.team_zone(teams.get(team_id)))
         if day is None or (service_id, day) in done:
             continue
         try:

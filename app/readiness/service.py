@@ -48,7 +48,6 @@ from app.readiness.models import (
 )
 from app.review import metrics_queries
 from app.review import service as reviews
-from app.review.models import ActionItem, ActionStatus, Review
 from app.schedules import repository as schedule_repository
 from app.schedules.oncall import gaps
 
@@ -185,7 +184,8 @@ async def _service(session: AsyncSession, service_id: int, *, lock: bool = False
     return service
 
 
-def _zone(team: Team | None) -> ZoneInfo:
+def team_zone(team: Team | None) -> ZoneInfo:
+    """The team's clock (UTC without a team or with a zone the tz data no longer knows)."""
     try:
         return ZoneInfo(team.time_zone if team is not None and team.time_zone else "UTC")
     except (ValueError, KeyError):
@@ -246,20 +246,7 @@ async def pager_load(
 
 
 async def overdue_items(session: AsyncSession, service: Service, today: date) -> int:
-    return int(
-        await session.scalar(
-            select(func.count(ActionItem.id))
-            .join(Review, Review.id == ActionItem.review_id)
-            .join(Incident, Incident.id == Review.incident_id)
-            .where(
-                Incident.service_id == service.id,
-                ActionItem.status == ActionStatus.OPEN,
-                ActionItem.due_date.is_not(None),
-                ActionItem.due_date < today,
-            )
-        )
-        or 0
-    )
+    return len(await reviews.overdue_items(session, today, service_id=service.id))
 
 
 async def _sign_offs(session: AsyncSession, service_id: int) -> dict[str, checklist.SignOff]:
@@ -335,7 +322,7 @@ async def gather(
         )
     )
     load = await pager_load(session, service, now - timedelta(days=_days(items, "pager_load")), now)
-    today = now.astimezone(_zone(team)).date()
+    today = now.astimezone(team_zone(team)).date()
     owed = await reviews.owed_reviews(session, now=now, service_id=service.id)
     failure_days = _days(items, "change_failure_rate")
     report = await metrics_queries.service_report(
@@ -962,7 +949,7 @@ async def load_facts(
         deploys=current.dora.deployments,
         change_failure_rate=current.dora.change_failure_rate,
         change_failure_rate_band=current.dora.change_failure_rate_band,
-        overdue_items=await overdue_items(session, service, now.astimezone(_zone(team)).date()),
+        overdue_items=await overdue_items(session, service, now.astimezone(team_zone(team)).date()),
     )
 
 

@@ -415,20 +415,31 @@ async def overdue_items_for_team(
     session: AsyncSession, team_id: int, today: date
 ) -> list[ActionItem]:
     """Open action items of the team's services' reviews that were due before ``today``."""
-    rows = await session.scalars(
+    return await overdue_items(session, today, team_id=team_id)
+
+
+async def overdue_items(
+    session: AsyncSession, today: date, *, team_id: int | None = None, service_id: int | None = None
+) -> list[ActionItem]:
+    """Open action items due before ``today`` of the reviews of a team's services, or of one
+    service's."""
+    stmt = (
         select(ActionItem)
         .join(Review, Review.id == ActionItem.review_id)
         .join(Incident, Incident.id == Review.incident_id)
         .join(Service, Service.id == Incident.service_id)
         .where(
-            Service.team_id == team_id,
             ActionItem.status == ActionStatus.OPEN,
             ActionItem.due_date.is_not(None),
             ActionItem.due_date < today,
         )
         .order_by(ActionItem.due_date, ActionItem.id)
     )
-    return list(rows)
+    if team_id is not None:
+        stmt = stmt.where(Service.team_id == team_id)
+    if service_id is not None:
+        stmt = stmt.where(Service.id == service_id)
+    return list(await session.scalars(stmt))
 
 
 # ------------------------------------------------------------------------- the reviews owed
