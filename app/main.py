@@ -196,6 +196,8 @@ def create_app(
             db,
             rate_per_second=settings.integration_rate_per_second,
             burst=settings.integration_burst,
+            # SQLite has one writer at a time: a second transaction in flight would only wait.
+            max_in_flight=1 if settings.is_sqlite else 2,
         )
         engine = _build_engine(settings, db, dispatcher, notifier)
         app.state.engine = engine

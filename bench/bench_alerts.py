@@ -17,13 +17,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import itertools
 import json
 import random
 import re
+import sqlite3
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -39,7 +47,7 @@ from bench.harness import (
     summary,
     today,
 )
-from bench.server import BARE_TABLE
+from bench.server import BARE_TABLE, BARE_TABLE_SQLITE
 
 _ids = itertools.count(random.randrange(1, 2**40))
 
@@ -124,6 +132,15 @@ def _wrk(
     return float(match.group(1))
 
 
+PHASES = (
+    # name, path, alerts per webhook, groups (0: every webhook opens an incident and pages)
+    ("bare", "/bench/bare", 1, 0),
+    ("single_alert_new_incidents", "/api/v1/integrations/alertmanager", 1, 0),
+    ("ten_alert_new_incidents", "/api/v1/integrations/alertmanager", 10, 0),
+    ("ten_alerts_joining_groups", "/api/v1/integrations/alertmanager", 10, 10),
+)
+
+
 def throughput(
     server: Server, key: str, *, seconds: float, rounds: int, concurrency: int
 ) -> dict[str, Any]:
@@ -137,36 +154,125 @@ def throughput(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    phases = (
-        ("bare", "/bench/bare", 0),
-        ("new_incidents", "/api/v1/integrations/alertmanager", 0),
-        ("joining_groups", "/api/v1/integrations/alertmanager", 10),
-    )
-    results: dict[str, list[float]] = {name: [] for name, _, _ in phases}
+    results: dict[str, list[float]] = {name: [] for name, *_ in PHASES}
     for _ in range(rounds):
         # Alternate, so every phase sees the same machine weather.
-        for name, path, groups in phases:
+        for name, path, alerts, groups in PHASES:
             results[name].append(
-                _wrk(f"{server.url}{path}", key, seconds, concurrency, groups=groups)
+                _wrk(f"{server.url}{path}", key, seconds, concurrency, alerts=alerts, groups=groups)
             )
     sampling.set()
     sampler.join()
     rate = {name: statistics.fmean(runs) for name, runs in results.items()}
-    return {
-        "bare_requests_per_s": round(rate["bare"], 1),
-        "new_incidents": {
-            "requests_per_s": round(rate["new_incidents"], 1),
-            "alerts_per_s": round(rate["new_incidents"] * 10, 1),
-            "ratio_to_bare": round(rate["new_incidents"] / rate["bare"], 3),
-        },
-        "joining_groups": {
-            "requests_per_s": round(rate["joining_groups"], 1),
-            "alerts_per_s": round(rate["joining_groups"] * 10, 1),
-            "ratio_to_bare": round(rate["joining_groups"] / rate["bare"], 3),
-        },
-        "peak_rss_mb": round(max(rss), 1) if rss else None,
-        "runs": results,
-    }
+    bare = rate["bare"]
+    report: dict[str, Any] = {"bare_requests_per_s": round(bare, 1)}
+    for name, _, alerts, _ in PHASES[1:]:
+        report[name] = {
+            "requests_per_s": round(rate[name], 1),
+            "alerts_per_s": round(rate[name] * alerts, 1),
+            "requests_ratio_to_bare": round(rate[name] / bare, 3),
+            "alerts_ratio_to_bare": round(rate[name] * alerts / bare, 3),
+        }
+    report["peak_rss_mb"] = round(max(rss), 1) if rss else None
+    report["runs"] = results
+    return report
+
+
+def profile(
+    server: Server, key: str, *, seconds: float, concurrency: int, alerts: int, groups: int
+) -> dict[str, Any]:
+    """Where the server's CPU goes under one phase's load: py-spy samples the process while wrk
+    drives it; the result is the share of samples by the library each frame's code lives in
+    (self time) and the hottest functions (self time)."""
+    assert server.process is not None
+    raw = Path(tempfile.mkstemp(suffix=".txt")[1])
+    spy = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(raw),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    requests = _wrk(
+        f"{server.url}/api/v1/integrations/alertmanager",
+        key,
+        seconds,
+        concurrency,
+        alerts=alerts,
+        groups=groups,
+    )
+    spy.wait(timeout=seconds + 30)
+    stacks = raw.read_text().splitlines()
+    raw.unlink()
+    return {"requests_per_s": requests, **folded_profile(stacks)}
+
+
+_LIBRARIES = (
+    ("sqlalchemy/orm", "SQLAlchemy ORM"),
+    ("sqlalchemy/", "SQLAlchemy Core (statements, results)"),
+    ("psycopg", "psycopg (driver)"),
+    ("aiosqlite", "aiosqlite (driver)"),
+    ("sqlite3", "sqlite3 (driver)"),
+    ("pydantic", "pydantic"),
+    ("starlette/", "Starlette/FastAPI"),
+    ("fastapi/", "Starlette/FastAPI"),
+    ("uvicorn/", "uvicorn, httptools"),
+    ("asyncio/", "asyncio"),
+    ("json/", "json"),
+    ("prometheus_client", "prometheus_client"),
+    ("app/", "Baton"),
+)
+
+
+def _library(frame: str) -> str:
+    for needle, name in _LIBRARIES:
+        if needle in frame:
+            return name
+    return "other (Python, stdlib)"
+
+
+def folded_profile(lines: list[str]) -> dict[str, Any]:
+    """Self-time shares from py-spy's folded stacks ("frame;frame;frame count")."""
+    by_library: collections.Counter[str] = collections.Counter()
+    by_function: collections.Counter[str] = collections.Counter()
+    busy = 0
+    for line in lines:
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = stack.split(";")
+        leaf = frames[-1]
+        count = int(count_text)
+        busy += count
+        by_library[_library(leaf)] += count
+        by_function[leaf.split(" (")[0] + " (" + _short(leaf) + ")"] += count
+    share = {name: round(100 * n / busy, 1) for name, n in by_library.most_common()} if busy else {}
+    hot = [
+        {"function": name, "percent": round(100 * n / busy, 1)}
+        for name, n in by_function.most_common(15)
+    ]
+    return {"busy_samples": busy, "self_time_percent_by_library": share, "hottest": hot}
+
+
+def _short(frame: str) -> str:
+    inside = frame.rpartition(" (")[2].rstrip(")")
+    for marker in ("site-packages/", "/work/", "lib/python3"):
+        if marker in inside:
+            inside = inside.split(marker, 1)[1]
+    return inside.rsplit(":", 1)[0]
 
 
 async def _open_loop(
@@ -244,15 +350,30 @@ def latency(
     }
 
 
-def run(workers: int, seconds: float, rounds: int) -> dict[str, Any]:
-    recorder = PageRecorder()
-    with postgres_database("baton_bench") as url:
-        server = Server(url, workers=workers).start()
-        try:
+@contextmanager
+def database(backend: str) -> Iterator[str]:
+    """A fresh database of ``backend`` with the bare endpoint's table."""
+    if backend == "postgresql":
+        with postgres_database("baton_bench") as url:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(BARE_TABLE)
+            yield url
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "bench.db"
+        with sqlite3.connect(path) as conn:
+            conn.execute(BARE_TABLE_SQLITE)
+        yield f"sqlite+aiosqlite:///{path}"
+
+
+def run(backend: str, workers: int, seconds: float, rounds: int, profiled: bool) -> dict[str, Any]:
+    recorder = PageRecorder()
+    with database(backend) as url:
+        server = Server(url, workers=workers).start()
+        try:
             seeded = seed(server, recorder.url)
             result: dict[str, Any] = {
+                "backend": backend,
                 "workers": workers,
                 "throughput": throughput(
                     server, seeded["key"], seconds=seconds, rounds=rounds, concurrency=16
@@ -270,6 +391,10 @@ def run(workers: int, seconds: float, rounds: int) -> dict[str, Any]:
                 )
                 for per_webhook in (10, 1)
             ]
+            if profiled and workers == 1:
+                result["profile_single_alert_new_incidents"] = profile(
+                    server, seeded["key"], seconds=seconds, concurrency=16, alerts=1, groups=0
+                )
         finally:
             server.stop()
             recorder.close()
@@ -279,10 +404,18 @@ def run(workers: int, seconds: float, rounds: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument(
+        "--backend", nargs="+", default=["postgresql", "sqlite"], choices=["postgresql", "sqlite"]
+    )
+    parser.add_argument("--profile", action="store_true", help="py-spy the single-alert phase")
     args = parser.parse_args()
     seconds, rounds = (5.0, 1) if args.quick else (15.0, 2)
-    runs = [run(w, seconds, rounds) for w in args.workers]
+    runs = [
+        run(backend, w, seconds, rounds, args.profile)
+        for backend in args.backend
+        for w in args.workers
+    ]
     report = {"date": today(), "machine": machine(), "runs": runs}
     print(json.dumps(report, indent=2))
 

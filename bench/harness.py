@@ -101,6 +101,8 @@ def _env(database_url: str, port: int, extra: dict[str, str]) -> dict[str, str]:
         BATON_INTEGRATION_RATE_PER_SECOND="100000",
         BATON_INTEGRATION_BURST="100000",
         BATON_RATE_LIMIT_WEBHOOK="1000000/1m",
+        # The page recorder is a webhook pager on this machine.
+        BATON_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8",
         **extra,
     )
     return env

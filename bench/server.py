@@ -10,6 +10,7 @@ from app.core.auth import public_route
 from app.main import Overrides, create_app_from_environment
 
 BARE_TABLE = "CREATE TABLE IF NOT EXISTS bench_bare (id BIGSERIAL PRIMARY KEY, body TEXT)"
+BARE_TABLE_SQLITE = "CREATE TABLE IF NOT EXISTS bench_bare (id INTEGER PRIMARY KEY, body TEXT)"
 
 
 def create_bench_app() -> FastAPI:

@@ -60,51 +60,89 @@ def _last_per_key(alerts: Sequence[InboundAlert]) -> list[InboundAlert]:
     return list(latest.values())
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One inbound request's alerts for one service."""
+
+    service: Service
+    integration_id: int | None
+    batch: InboundBatch
+
+
 async def ingest(
     session: AsyncSession, service: Service, integration_id: int | None, batch: InboundBatch
 ) -> IngestResult:
-    now = session_clock(session).now()
-    result = IngestResult()
-    alerts = _last_per_key(batch.alerts)
-    result.dedup_keys = [a.dedup_key for a in alerts]
-    open_alerts = await _firing_alerts(session, service.id, [a.dedup_key for a in alerts])
-    # What sets an alert apart on the timeline is judged against those it arrived with.
-    varying = varying_labels(alert_labels(a.details) for a in alerts)
-
-    new_triggers: list[InboundAlert] = []
-    touched: set[int] = set()
-    for alert in alerts:
-        current = open_alerts.get(alert.dedup_key)
-        if alert.action is AlertAction.TRIGGER:
-            if current is None:
-                new_triggers.append(alert)
-            else:
-                _seen_again(current, alert, now)
-                result.repeated += 1
-                result.incident_ids.add(current.incident_id)
-        elif current is None:
-            # Resolving or acknowledging something not open: already handled, or never seen.
-            result.ignored += 1
-        elif alert.action is AlertAction.RESOLVE:
-            _resolve_alert(session, current, alert, now, varying)
-            touched.add(current.incident_id)
-            result.resolved += 1
-            result.incident_ids.add(current.incident_id)
-        else:
-            await _acknowledge_from_source(session, current.incident_id)
-            result.acknowledged += 1
-            result.incident_ids.add(current.incident_id)
-
-    if new_triggers:
-        await _open_or_join(
-            session, service, integration_id, batch, new_triggers, now, result, varying
-        )
-    if batch.truncated_alerts and result.incident_ids:
-        await _note_truncation(session, result.incident_ids, batch.truncated_alerts, now)
-    for incident_id in sorted(touched):
-        if await _after_alert_resolved(session, incident_id, now):
-            result.resolved_incidents.append(incident_id)
+    (result,) = await ingest_many(session, [Delivery(service, integration_id, batch)])
     return result
+
+
+async def ingest_many(session: AsyncSession, deliveries: Sequence[Delivery]) -> list[IngestResult]:
+    """Ingest requests that arrived together, in one transaction, as if one after the other;
+    they must not name the same alert or group. What they share is read once: the firing alerts
+    they name, the open incidents of their groups, and the incidents they open are inserted
+    together (``incidents.open_incidents``)."""
+    now = session_clock(session).now()
+    latest = [_last_per_key(d.batch.alerts) for d in deliveries]
+    open_alerts = await _firing_alerts_of(session, deliveries, latest)
+    results: list[IngestResult] = []
+    pending: list[_Group] = []
+    touched: list[set[int]] = []
+    for delivery, alerts in zip(deliveries, latest, strict=True):
+        result = IngestResult()
+        result.dedup_keys = [a.dedup_key for a in alerts]
+        # What sets an alert apart on the timeline is judged against those it arrived with.
+        varying = varying_labels(alert_labels(a.details) for a in alerts)
+        new_triggers: list[InboundAlert] = []
+        changed: set[int] = set()
+        for alert in alerts:
+            current = open_alerts.get((delivery.service.id, alert.dedup_key))
+            if alert.action is AlertAction.TRIGGER:
+                if current is None:
+                    new_triggers.append(alert)
+                else:
+                    _seen_again(current, alert, now)
+                    result.repeated += 1
+                    result.incident_ids.add(current.incident_id)
+            elif current is None:
+                # Resolving or acknowledging something not open: already handled, or never seen.
+                result.ignored += 1
+            elif alert.action is AlertAction.RESOLVE:
+                _resolve_alert(session, current, alert, now, varying)
+                changed.add(current.incident_id)
+                result.resolved += 1
+                result.incident_ids.add(current.incident_id)
+            else:
+                await _acknowledge_from_source(session, current.incident_id)
+                result.acknowledged += 1
+                result.incident_ids.add(current.incident_id)
+        pending += _groups(delivery, new_triggers, result, varying)
+        result.triggered += len(new_triggers)
+        results.append(result)
+        touched.append(changed)
+
+    await _open_or_join(session, pending, now)
+    for delivery, result, changed in zip(deliveries, results, touched, strict=True):
+        if delivery.batch.truncated_alerts and result.incident_ids:
+            await _note_truncation(
+                session, result.incident_ids, delivery.batch.truncated_alerts, now
+            )
+        for incident_id in sorted(changed):
+            if await _after_alert_resolved(session, incident_id, now):
+                result.resolved_incidents.append(incident_id)
+    return results
+
+
+async def _firing_alerts_of(
+    session: AsyncSession, deliveries: Sequence[Delivery], latest: list[list[InboundAlert]]
+) -> dict[tuple[int, str], Alert]:
+    keys: dict[int, list[str]] = {}
+    for delivery, alerts in zip(deliveries, latest, strict=True):
+        keys.setdefault(delivery.service.id, []).extend(a.dedup_key for a in alerts)
+    found: dict[tuple[int, str], Alert] = {}
+    for service_id, service_keys in keys.items():
+        for dedup_key, alert in (await _firing_alerts(session, service_id, service_keys)).items():
+            found[(service_id, dedup_key)] = alert
+    return found
 
 
 async def _firing_alerts(
@@ -119,6 +157,7 @@ async def _firing_alerts(
             Alert.dedup_key.in_(keys),
             Alert.status == FIRING_LITERAL,
         )
+        .order_by(Alert.id)
         .with_for_update()
     )
     return {a.dedup_key: a for a in rows}
@@ -180,80 +219,115 @@ async def _acknowledge_from_source(session: AsyncSession, incident_id: int) -> N
         await incidents.acknowledge_locked(session, incident, incidents.SOURCE)
 
 
-async def _open_or_join(
-    session: AsyncSession,
-    service: Service,
-    integration_id: int | None,
-    batch: InboundBatch,
+@dataclass
+class _Group:
+    """New alerts that open an incident or join the open one of their group."""
+
+    delivery: Delivery
+    group_key: str | None
+    title: str
+    alerts: list[InboundAlert]
+    result: IngestResult
+    varying: frozenset[str]
+    incident: Incident | None = None
+
+
+def _groups(
+    delivery: Delivery,
     triggers: list[InboundAlert],
-    now: datetime,
     result: IngestResult,
     varying: frozenset[str],
-) -> None:
-    groups: list[tuple[str | None, str, list[InboundAlert]]]
+) -> list[_Group]:
+    if not triggers:
+        return []
+    batch = delivery.batch
     if batch.group_key is not None:
-        groups = [(batch.group_key, incident_title(batch, triggers), triggers)]
-    else:
-        # Without a group, each dedup key is an incident of its own (PagerDuty's model).
-        groups = [(None, incident_title(InboundBatch(alerts=(a,)), [a]), [a]) for a in triggers]
-    for group_key, title, alerts in groups:
-        incident = None
-        if group_key is not None:
-            incident = await _open_group_incident(session, service.id, group_key)
-        if incident is None:
-            incident = await incidents.open_incident(
-                session,
-                service,
-                title=title,
-                urgency=Urgency(urgency_for(service.urgency_rule, (a.severity for a in alerts))),
-                group_key=group_key,
-                actor=incidents.SOURCE,
-                now=now,
-                alert_count=len(alerts),
-            )
-            result.created_incidents.append(incident.id)
-        else:
-            incident.alert_count += len(alerts)
+        title = incident_title(batch, triggers)
+        return [_Group(delivery, batch.group_key, title, triggers, result, varying)]
+    # Without a group, each dedup key is an incident of its own (PagerDuty's model).
+    return [
+        _Group(delivery, None, incident_title(InboundBatch(alerts=(a,)), [a]), [a], result, varying)
+        for a in triggers
+    ]
+
+
+async def _open_or_join(session: AsyncSession, groups: list[_Group], now: datetime) -> None:
+    if not groups:
+        return
+    by_service: dict[int, list[_Group]] = {}
+    for group in groups:
+        by_service.setdefault(group.delivery.service.id, []).append(group)
+    for service_groups in by_service.values():
+        service = service_groups[0].delivery.service
+        keys = [g.group_key for g in service_groups if g.group_key is not None]
+        open_by_key = await _open_group_incidents(session, service.id, keys)
+        opening: list[_Group] = []
+        for group in service_groups:
+            incident = open_by_key.get(group.group_key) if group.group_key is not None else None
+            if incident is None:
+                opening.append(group)
+                continue
+            incident.alert_count += len(group.alerts)
             incident.last_alert_at = now
             incident.updated_at = now
-        await _attach(session, service, integration_id, incident, alerts, now, varying)
-        result.incident_ids.add(incident.id)
-    result.triggered += len(triggers)
+            group.incident = incident
+        opened = await incidents.open_incidents(
+            session,
+            service,
+            [
+                incidents.Opening(
+                    title=g.title,
+                    urgency=Urgency(
+                        urgency_for(service.urgency_rule, (a.severity for a in g.alerts))
+                    ),
+                    group_key=g.group_key,
+                    alert_count=len(g.alerts),
+                )
+                for g in opening
+            ],
+            actor=incidents.SOURCE,
+            now=now,
+        )
+        for group, incident in zip(opening, opened, strict=True):
+            group.incident = incident
+            group.result.created_incidents.append(incident.id)
+    await _attach(session, groups, now)
+    for group in groups:
+        assert group.incident is not None
+        group.result.incident_ids.add(group.incident.id)
 
 
-async def _open_group_incident(
-    session: AsyncSession, service_id: int, group_key: str
-) -> Incident | None:
-    return await session.scalar(
+async def _open_group_incidents(
+    session: AsyncSession, service_id: int, group_keys: list[str]
+) -> dict[str, Incident]:
+    if not group_keys:
+        return {}
+    rows = await session.scalars(
         select(Incident)
         .where(
             Incident.service_id == service_id,
-            Incident.group_key == group_key,
+            Incident.group_key.in_(group_keys),
             Incident.state != RESOLVED_LITERAL,
         )
+        # Locks in id order, the order every batch takes them in: two batches never wait on
+        # each other in a circle.
+        .order_by(Incident.id)
         .with_for_update()
     )
+    return {incident.group_key: incident for incident in rows if incident.group_key is not None}
 
 
-async def _attach(
-    session: AsyncSession,
-    service: Service,
-    integration_id: int | None,
-    incident: Incident,
-    triggers: list[InboundAlert],
-    now: datetime,
-    varying: frozenset[str],
-) -> None:
-    # A plain table insert: nothing needs alert objects afterwards, and a storm of large groups
-    # must not pay for the ORM's bookkeeping row by row.
+async def _attach(session: AsyncSession, groups: list[_Group], now: datetime) -> None:
+    # A plain table insert, one for all: nothing needs alert objects afterwards, and a storm of
+    # large groups must not pay for the ORM's bookkeeping row by row.
     connection = await session.connection()
     await connection.execute(
         insert(Alert.__table__),
         [
             {
-                "service_id": service.id,
-                "integration_id": integration_id,
-                "incident_id": incident.id,
+                "service_id": group.delivery.service.id,
+                "integration_id": group.delivery.integration_id,
+                "incident_id": group.incident.id,
                 "dedup_key": alert.dedup_key,
                 "status": AlertStatus.FIRING,
                 "summary": alert.summary[:1024],
@@ -266,24 +340,33 @@ async def _attach(
                 "last_seen_at": now,
                 "seen_count": 1,
             }
-            for alert in triggers
+            for group in groups
+            if group.incident is not None
+            for alert in group.alerts
         ],
     )
-    triggered = events.AlertTriggered(
-        count=len(triggers),
-        alerts=tuple(
-            events.AlertRef(
-                alert_id=None,
-                dedup_key=alert.dedup_key,
-                summary=alert.summary[:1024],
-                severity=alert.severity,
-                labels=distinguishing_labels(alert_labels(alert.details), varying, alert.summary),
-            )
-            for alert in triggers[:ALERTS_PER_EVENT]
-        ),
-        sources=tuple(sorted({a.source for a in triggers if a.source})[:20]),
-    )
-    timeline.append(session, incident.id, triggered, at=now, channel=timeline.Channel.INTEGRATION)
+    for group in groups:
+        assert group.incident is not None
+        triggers, varying = group.alerts, group.varying
+        triggered = events.AlertTriggered(
+            count=len(triggers),
+            alerts=tuple(
+                events.AlertRef(
+                    alert_id=None,
+                    dedup_key=alert.dedup_key,
+                    summary=alert.summary[:1024],
+                    severity=alert.severity,
+                    labels=distinguishing_labels(
+                        alert_labels(alert.details), varying, alert.summary
+                    ),
+                )
+                for alert in triggers[:ALERTS_PER_EVENT]
+            ),
+            sources=tuple(sorted({a.source for a in triggers if a.source})[:20]),
+        )
+        timeline.append(
+            session, group.incident.id, triggered, at=now, channel=timeline.Channel.INTEGRATION
+        )
 
 
 async def _note_truncation(

@@ -8,6 +8,8 @@ decides who is paged or when: that is ``decide.py``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 
@@ -56,6 +58,34 @@ async def on_call_for(session: AsyncSession, policy: PolicySnapshot | None, at: 
             channels=len(step_channels(step)),
         )
     return answer
+
+
+_SHARED_LADDERS = "paging.shared_ladders"
+
+
+@contextmanager
+def ladders_shared(session: AsyncSession) -> Iterator[None]:
+    """Within the block, people's ladders are read once per set of people and urgency: the
+    incidents one storm opens together page the same people along the same rules."""
+    session.info[_SHARED_LADDERS] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_SHARED_LADDERS, None)
+
+
+async def _ladders(
+    session: AsyncSession, user_ids: list[int], urgency: Urgency
+) -> dict[int, Ladder]:
+    shared: dict[tuple[frozenset[int], Urgency], dict[int, Ladder]] | None = session.info.get(
+        _SHARED_LADDERS
+    )
+    if shared is None:
+        return await ladders_for(session, user_ids, urgency)
+    key = (frozenset(user_ids), urgency)
+    if key not in shared:
+        shared[key] = await ladders_for(session, user_ids, urgency)
+    return shared[key]
 
 
 def step_channels(step: StepSnapshot) -> list[tuple[ContactType, str]]:
@@ -141,7 +171,7 @@ async def _page(
     people = [(u, False) for u in responders] + [(u, True) for u in shadows]
     if not people:
         return (), ()
-    ladders = await ladders_for(session, [u for u, _ in people], Urgency(incident.urgency))
+    ladders = await _ladders(session, [u for u, _ in people], Urgency(incident.urgency))
     await insert_ignoring_duplicates(
         session,
         IncidentAssignee.__table__,

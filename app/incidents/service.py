@@ -168,19 +168,32 @@ async def apply(
     """
     if not happened:
         return []
+    _evolve(incident, happened, now)
+    if incident.id is None:
+        session.add(incident)
+        await session.flush()
+    return await _carry_out(session, incident, happened, now)
+
+
+def _evolve(incident: Incident, happened: Sequence[events.Event], now: datetime) -> None:
+    """The incident's columns as ``happened`` leaves them."""
     before = facts_of(incident)
     after = decide.evolve_all(before, happened, now)
     _write_facts(incident, after)
     if after != before:
         incident.updated_at = now
-    if incident.id is None:
-        session.add(incident)
-        await session.flush()
+
+
+async def _carry_out(
+    session: AsyncSession, incident: Incident, happened: Sequence[events.Event], now: datetime
+) -> list[events.Event]:
+    """The pages, the subscribers and the timeline of ``happened`` on an inserted incident."""
     service = await session.get(Service, incident.service_id)
     assert service is not None  # incidents go when their service does (ON DELETE CASCADE)
+    policy = policy_of(incident)
     recorded: list[events.Event] = []
     for event in happened:
-        applied = await paging.carry_out(session, incident, service, after.policy, event, now)
+        applied = await paging.carry_out(session, incident, service, policy, event, now)
         event = await subscribers.deliver(session, applied)
         timeline.append(session, incident.id, event, at=now)
         recorded.append(event)
@@ -229,6 +242,17 @@ async def _acting(session: AsyncSession, principal: Principal, incident_id: int)
 # ------------------------------------------------------------------------------------ opening
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """One incident to open: what it is called and how urgent it is."""
+
+    title: str
+    urgency: Urgency
+    group_key: str | None = None
+    details: str = ""
+    alert_count: int = 0
+
+
 async def open_incident(
     session: AsyncSession,
     service: Service,
@@ -247,42 +271,85 @@ async def open_incident(
     ``direct_to`` pages that one person along their own rules instead, with no escalation
     policy (someone asked for them by name: maintenance does not hold it).
     """
+    opening = Opening(title, urgency, group_key, details, alert_count)
+    (incident,) = await open_incidents(
+        session, service, [opening], actor=actor, now=now, direct_to=direct_to
+    )
+    return incident
+
+
+async def open_incidents(
+    session: AsyncSession,
+    service: Service,
+    openings: Sequence[Opening],
+    *,
+    actor: Actor,
+    now: datetime,
+    direct_to: User | None = None,
+) -> list[Incident]:
+    """Open several incidents of one service at ``now`` as one: what they share (the policy,
+    a maintenance window, the deploy they follow, who is on call) is read once, and their rows
+    go in with one statement per table. An alert storm opens dozens of incidents at once, and
+    that is when the first page must not wait for a statement per row."""
+    if not openings:
+        return []
     snapshot = (
         await escalation.load_snapshot(session, service.escalation_policy_id)
         if service.escalation_policy_id is not None and direct_to is None
         else None
     )
     window = None if direct_to else await catalog.active_window(session, service.id, now)
-    incident = Incident(
-        service_id=service.id,
-        title=title,
-        state=IncidentState.TRIGGERED,
-        urgency=urgency,
-        group_key=group_key,
-        created_at=now,
-        updated_at=now,
-        policy_snapshot=snapshot.to_json() if snapshot else None,
-        ack_timeout_minutes=service.ack_timeout_minutes,
-        held_for_maintenance=False,
-        alert_count=alert_count,
-        last_alert_at=now if alert_count else None,
-        escalation_step=0,
-        escalation_loop=0,
-        escalated_past_first_step=False,
-    )
-    opening = decide.Open(
-        actor=await _actor(session, actor),
-        service_id=service.id,
-        service_name=service.name,
-        title=title,
-        details=details,
-        maintenance=(
-            decide.MaintenanceWindow(window.ends_at, window.reason or "") if window else None
-        ),
-        direct_to=direct_to.id if direct_to is not None else None,
-        deploy=await NEARBY_DEPLOY.call(session, service, now),
-    )
-    return await _decide_and_apply(session, incident, opening, now)
+    by = await _actor(session, actor)
+    deploy = await NEARBY_DEPLOY.call(session, service, now)
+    on_call: decide.OnCall | None = None
+    opened: list[tuple[Incident, list[events.Event]]] = []
+    for opening in openings:
+        incident = Incident(
+            service_id=service.id,
+            title=opening.title,
+            state=IncidentState.TRIGGERED,
+            urgency=opening.urgency,
+            group_key=opening.group_key,
+            created_at=now,
+            updated_at=now,
+            policy_snapshot=snapshot.to_json() if snapshot else None,
+            ack_timeout_minutes=service.ack_timeout_minutes,
+            held_for_maintenance=False,
+            alert_count=opening.alert_count,
+            last_alert_at=now if opening.alert_count else None,
+            escalation_step=0,
+            escalation_loop=0,
+            escalated_past_first_step=False,
+        )
+        command = decide.Open(
+            actor=by,
+            service_id=service.id,
+            service_name=service.name,
+            title=opening.title,
+            details=opening.details,
+            maintenance=(
+                decide.MaintenanceWindow(window.ends_at, window.reason or "") if window else None
+            ),
+            direct_to=direct_to.id if direct_to is not None else None,
+            deploy=deploy,
+        )
+        facts = facts_of(incident)
+        asks = decide.needs_on_call(command) and facts.escalates
+        if asks and on_call is None:
+            on_call = await paging.on_call_for(session, facts.policy, now)
+        try:
+            happened = decide.decide(facts, command, (on_call or {}) if asks else {}, now)
+        except decide.Refused as exc:
+            raise _conflict(exc) from None
+        _evolve(incident, happened, now)
+        opened.append((incident, happened))
+    # One flush: the ORM inserts the incidents in one statement and returns their ids.
+    session.add_all([incident for incident, _ in opened])
+    await session.flush()
+    with paging.ladders_shared(session):
+        for incident, happened in opened:
+            await _carry_out(session, incident, happened, now)
+    return [incident for incident, _ in opened]
 
 
 # ----------------------------------------------------------------------------------- engine

@@ -9,11 +9,12 @@ service's own settings (its policy, urgency rule) reach new incidents within the
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import string
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -31,6 +32,7 @@ from app.core.auth import Principal
 from app.core.crypto import SecretBox
 from app.core.db import Database, on_commit, session_clock
 from app.core.errors import NotFound, RateLimited, Unauthenticated
+from app.core.groupcommit import GroupCommit
 from app.core.metrics import ALERTS_RECEIVED
 from app.core.security import hash_secret
 from app.deploys import service as deploys
@@ -40,11 +42,15 @@ from app.integrations import schemas
 from app.integrations.formats.common import sanitized
 from app.integrations.models import HeartbeatState, Integration, IntegrationKind
 
+log = logging.getLogger(__name__)
+
 KEY_ALPHABET = string.ascii_lowercase + string.digits
 KEY_LENGTH = 32  # the length PagerDuty senders expect of a routing key
 CACHE_SECONDS = 10.0
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 INGEST_ATTEMPTS = 3
+# Requests ingested in one transaction at most (group commit).
+INGEST_BATCH = 32
 # core.crypto derives one encryption key per purpose from BATON_SECRET_KEY.
 WEBHOOK_SECRET_PURPOSE = "github-webhook-secrets"  # noqa: S105 - a name, not a secret
 
@@ -161,16 +167,35 @@ class TokenBucket:
         return (1 - self.tokens) / self.rate
 
 
+def _ingest_keys(item: tuple[KnownKey, InboundBatch]) -> set[Hashable]:
+    """The rows an inbound request may lock or create: its alerts and its group."""
+    known, batch = item
+    keys: set[Hashable] = {(known.service_id, "alert", a.dedup_key) for a in batch.alerts}
+    if batch.group_key is not None:
+        keys.add((known.service_id, "group", batch.group_key))
+    return keys
+
+
 class Gateway:
     # Every gateway of this process (one per app), for forget_service_everywhere.
     _live: ClassVar[weakref.WeakSet[Gateway]] = weakref.WeakSet()
 
-    def __init__(self, db: Database, *, rate_per_second: float, burst: int) -> None:
+    def __init__(
+        self, db: Database, *, rate_per_second: float, burst: int, max_in_flight: int = 2
+    ) -> None:
         self.db = db
         self.rate = rate_per_second
         self.burst = float(burst)
         self._keys: dict[str, KnownKey] = {}
         self._buckets: dict[int, TokenBucket] = {}
+        self._together: GroupCommit[tuple[KnownKey, InboundBatch], alerts.IngestResult] = (
+            GroupCommit(
+                self._ingest_together,
+                keys=_ingest_keys,
+                max_batch=INGEST_BATCH,
+                max_in_flight=max_in_flight,
+            )
+        )
         Gateway._live.add(self)
 
     def forget_service(self, service_id: int) -> None:
@@ -229,24 +254,33 @@ class Gateway:
             )
 
     async def ingest(self, known: KnownKey, batch: InboundBatch) -> alerts.IngestResult:
-        """Store the batch durably; a concurrent insert of the same alert is retried."""
-        batch = sanitized(batch)
+        """Store the batch durably: the answer comes after the commit that holds it. Requests
+        that arrive together share a transaction (group commit); a concurrent insert of the
+        same alert by another replica is retried."""
+        return await self._together.submit((known, sanitized(batch)))
+
+    async def _ingest_together(
+        self, items: Sequence[tuple[KnownKey, InboundBatch]]
+    ) -> list[alerts.IngestResult | BaseException]:
+        if len(items) > 1:
+            try:
+                return list(await self._ingest_in_one_transaction(items))
+            except Exception as exc:
+                # One of them failed (a replica raced it to an alert, or its service went):
+                # the others must not fail with it, so each goes again alone.
+                log.info("%d inbound requests go again one by one: %r", len(items), exc)
+        outcomes: list[alerts.IngestResult | BaseException] = []
+        for known, batch in items:
+            try:
+                outcomes.append(await self._ingest_alone(known, batch))
+            except Exception as exc:  # handed to that request's caller
+                outcomes.append(exc)
+        return outcomes
+
+    async def _ingest_alone(self, known: KnownKey, batch: InboundBatch) -> alerts.IngestResult:
         for attempt in range(INGEST_ATTEMPTS):
             try:
-                async with self.db.transaction() as session:
-                    service = known.service
-                    if service is None:
-                        service = await session.get(Service, known.service_id)
-                        if service is None:
-                            raise Unauthenticated("unknown or revoked integration key")
-                        # Shared by concurrent requests: out of this session, so that no
-                        # session's rollback expires it under another request.
-                        session.expunge(service)
-                        known.service = service
-                    result = await alerts.ingest(session, service, known.integration_id, batch)
-                    self._touch(session, known)
-                for alert in batch.alerts:
-                    ALERTS_RECEIVED.labels(kind=known.kind, action=alert.action).inc()
+                (result,) = await self._ingest_in_one_transaction([(known, batch)])
                 return result
             except IntegrityError:
                 # Another request inserted the same alert or group incident first; the next
@@ -255,6 +289,34 @@ class Gateway:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    async def _ingest_in_one_transaction(
+        self, items: Sequence[tuple[KnownKey, InboundBatch]]
+    ) -> list[alerts.IngestResult]:
+        async with self.db.transaction() as session:
+            deliveries = [
+                alerts.Delivery(await self._service(session, known), known.integration_id, batch)
+                for known, batch in items
+            ]
+            results = await alerts.ingest_many(session, deliveries)
+            for known, _ in items:
+                self._touch(session, known)
+        for known, batch in items:
+            for alert in batch.alerts:
+                ALERTS_RECEIVED.labels(kind=known.kind, action=alert.action).inc()
+        return results
+
+    async def _service(self, session: AsyncSession, known: KnownKey) -> Service:
+        service = known.service
+        if service is None:
+            service = await session.get(Service, known.service_id)
+            if service is None:
+                raise Unauthenticated("unknown or revoked integration key")
+            # Shared by concurrent requests: out of this session, so that no session's
+            # rollback expires it under another request.
+            session.expunge(service)
+            known.service = service
+        return service
 
     async def record_deploy(
         self, known: KnownKey, report: DeployReport, source: DeploySource

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +40,7 @@ from app.notify.base import (
 )
 from app.notify.models import Notification, NotificationStatus, SendPriority
 from app.notify.outbox import wake_dispatcher_after_commit
-from app.notify.throttle import plan_delivery
+from app.notify.throttle import SendsInWindow, plan_in_window
 from app.notify.webhook_keys import WebhookSigning, signing_keys_for_notifications
 from app.people.masking import mask_address
 from app.people.models import ContactMethod, ContactType
@@ -97,6 +97,11 @@ class Claimed:
     notification_id: int
     due_at: datetime
     message: OutboundMessage
+    incident_id: int | None = None
+
+
+def _incident_order(sent: tuple[Claimed, DeliveryResult]) -> tuple[int, int]:
+    return (sent[0].incident_id or 0, sent[0].notification_id)
 
 
 class Dispatcher:
@@ -161,7 +166,9 @@ class Dispatcher:
                 row.sending_deadline = now + self.policy.send_timeout
             keys = await signing_keys_for_notifications(session, self.signing, to_send, now)
             claimed = [
-                Claimed(row.id, row.due_at, outbound_message(row, keys.get(row.id, ())))
+                Claimed(
+                    row.id, row.due_at, outbound_message(row, keys.get(row.id, ())), row.incident_id
+                )
                 for row in to_send
             ]
         for row in to_send:
@@ -181,10 +188,18 @@ class Dispatcher:
                 to_send.append(row)
         if not throttled:
             return to_send
-        recent = await _recent_sends(session, list(throttled), now - _longest(self.policy))
+        by_type: dict[ContactType, list[int]] = defaultdict(list)
+        for method_id, items in throttled.items():
+            by_type[items[0].contact_type].append(method_id)
+        sent: dict[int, SendsInWindow] = {}
+        for contact_type, method_ids in by_type.items():
+            window = self.policy.limits[contact_type].window
+            sent |= await _sends_in_window(session, method_ids, now - window)
         for method_id, items in throttled.items():
             limit = self.policy.limits[items[0].contact_type]
-            plan = plan_delivery([i.id for i in items], recent.get(method_id, []), limit, now)
+            plan = plan_in_window(
+                [i.id for i in items], sent.get(method_id, SendsInWindow(0, None)), limit
+            )
             by_id = {i.id: i for i in items}
             to_send += [by_id[i] for i in plan.send]
             for i in plan.defer:
@@ -219,7 +234,7 @@ class Dispatcher:
 
     async def _record(self, item: Claimed, result: DeliveryResult) -> None:
         if result.ok:
-            await self._record_sent(item, result)
+            await self._record_sent([(item, result)])
             return
         async with self.db.transaction() as session:
             row = await session.scalar(
@@ -254,52 +269,62 @@ class Dispatcher:
             NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=outcome).inc()
         log_state(row, state, detail=result.detail)
 
-    async def _record_sent(self, item: Claimed, result: DeliveryResult) -> None:
-        """The common case in one conditional UPDATE: only a row still ``sending`` is marked."""
+    async def _record_sent(self, sends: Sequence[tuple[Claimed, DeliveryResult]]) -> None:
+        """The common case: one conditional UPDATE each, in one transaction for all; only a
+        row still ``sending`` is marked."""
+        recorded: list[tuple[Claimed, DeliveryResult, Any]] = []
         async with self.db.transaction() as session:
             now = self.db.clock.now()
-            row = (
-                await session.execute(
-                    update(Notification)
-                    .where(
-                        Notification.id == item.notification_id,
-                        Notification.status == NotificationStatus.SENDING,
+            # The timeline rows lock their incidents (the foreign key) in incident order, the
+            # order ingestion locks them in, so the two never wait on each other in a circle.
+            for item, result in sorted(sends, key=_incident_order):
+                row = (
+                    await session.execute(
+                        update(Notification)
+                        .where(
+                            Notification.id == item.notification_id,
+                            Notification.status == NotificationStatus.SENDING,
+                        )
+                        .values(
+                            status=NotificationStatus.SENT,
+                            provider=result.provider,
+                            provider_message_id=result.provider_message_id,
+                            sent_at=now,
+                            finished_at=now,
+                            sending_deadline=None,
+                            last_error=None,
+                        )
+                        .returning(
+                            Notification.id,
+                            Notification.incident_id,
+                            Notification.kind,
+                            Notification.contact_type,
+                            Notification.contact_method_id,
+                            Notification.address,
+                        )
+                        .execution_options(synchronize_session=False)
                     )
-                    .values(
-                        status=NotificationStatus.SENT,
-                        provider=result.provider,
-                        provider_message_id=result.provider_message_id,
-                        sent_at=now,
-                        finished_at=now,
-                        sending_deadline=None,
-                        last_error=None,
+                ).first()
+                if row is None:
+                    # Recovery already judged it (the send outlived its deadline); keep that
+                    # verdict.
+                    log.warning(
+                        "late send result ignored", extra={"notification_id": item.notification_id}
                     )
-                    .returning(
-                        Notification.id,
-                        Notification.incident_id,
-                        Notification.kind,
-                        Notification.contact_type,
-                        Notification.contact_method_id,
-                        Notification.address,
-                    )
-                    .execution_options(synchronize_session=False)
+                    continue
+                sent = partial(
+                    events.NotificationSent,
+                    provider=result.provider,
+                    provider_message_id=result.provider_message_id,
                 )
-            ).first()
-            if row is None:
-                # Recovery already judged it (the send outlived its deadline); keep that verdict.
-                log.warning(
-                    "late send result ignored", extra={"notification_id": item.notification_id}
-                )
-                return
-            sent = partial(
-                events.NotificationSent,
-                provider=result.provider,
-                provider_message_id=result.provider_message_id,
-            )
-            await record_event(session, row, sent, now)
-        NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=NotificationStatus.SENT).inc()
-        NOTIFICATION_LAG_SECONDS.observe(max((now - item.due_at).total_seconds(), 0))
-        log_state(row, "sent", provider_message_id=result.provider_message_id)
+                await record_event(session, row, sent, now)
+                recorded.append((item, result, row))
+        for item, result, row in recorded:
+            NOTIFICATIONS.labels(
+                contact_type=row.contact_type, outcome=NotificationStatus.SENT
+            ).inc()
+            NOTIFICATION_LAG_SECONDS.observe(max((now - item.due_at).total_seconds(), 0))
+            log_state(row, "sent", provider_message_id=result.provider_message_id)
 
     # ------------------------------------------------------------------------------ recovery
 
@@ -405,27 +430,27 @@ class Dispatcher:
         return "failed"
 
 
-def _longest(policy: DispatchPolicy) -> timedelta:
-    return max((limit.window for limit in policy.limits.values()), default=timedelta(0))
-
-
-async def _recent_sends(
+async def _sends_in_window(
     session: AsyncSession, method_ids: list[int], since: datetime
-) -> dict[int, list[datetime]]:
+) -> dict[int, SendsInWindow]:
+    """How many messages each contact method was sent since ``since``, and the oldest: one
+    grouped query, however many a storm sent to one pager within the window."""
     rows = await session.execute(
-        select(Notification.contact_method_id, Notification.sent_at).where(
+        select(Notification.contact_method_id, func.count(), func.min(Notification.sent_at))
+        .where(
             Notification.contact_method_id.in_(method_ids),
             Notification.sent_at > since,
             Notification.status.in_(
                 [NotificationStatus.SENDING, NotificationStatus.SENT, NotificationStatus.DELIVERED]
             ),
         )
+        .group_by(Notification.contact_method_id)
     )
-    recent: dict[int, list[datetime]] = defaultdict(list)
-    for method_id, sent_at in rows.all():
-        if method_id is not None and sent_at is not None:
-            recent[method_id].append(sent_at)
-    return recent
+    return {
+        method_id: SendsInWindow(count, oldest)
+        for method_id, count, oldest in rows.all()
+        if method_id is not None
+    }
 
 
 async def _in_send_order(

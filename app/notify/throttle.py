@@ -31,14 +31,29 @@ def plan_delivery(
 
     ``recent_sends`` are the send times of messages already sent to this contact method.
     """
+    window_start = now - limit.window
+    in_window = [t for t in recent_sends if t > window_start]
+    return plan_in_window(due, SendsInWindow(len(in_window), min(in_window, default=None)), limit)
+
+
+@dataclass(frozen=True, slots=True)
+class SendsInWindow:
+    """What a contact method was sent within its limit's window: how many, and the oldest."""
+
+    count: int
+    oldest: datetime | None
+
+
+def plan_in_window(due: Sequence[int], sent: SendsInWindow, limit: RateLimit) -> DeliveryPlan:
+    """``plan_delivery`` from the window's count and oldest send, which one grouped query gives
+    however many were sent."""
     if not due:
         return DeliveryPlan((), (), (), None)
-    window_start = now - limit.window
-    in_window = sorted(t for t in recent_sends if t > window_start)
-    budget = limit.count - len(in_window)
+    budget = limit.count - sent.count
     if budget <= 0:
+        assert sent.oldest is not None
         # Wait until the oldest send leaves the window; then everything waiting goes as one.
-        return DeliveryPlan((), (), tuple(due), in_window[0] + limit.window)
+        return DeliveryPlan((), (), tuple(due), sent.oldest + limit.window)
     if len(due) <= budget:
         return DeliveryPlan(tuple(due), (), (), None)
     individually = budget - 1

@@ -1,0 +1,123 @@
+"""Group commit: requests that arrive while a transaction is in flight share the next one.
+
+Each caller waits for the transaction that holds its item and gets its own result (or error)
+only after that commit. Nothing waits on purpose: when the database is idle a lone item starts a
+transaction at once, and under load items gather while the previous transactions run, so the
+cost of a transaction (its round trips, its commit, the statements a batch can share) is paid
+once for many. ``max_in_flight`` transactions run at a time. Items that share a key (``keys``:
+the rows they may lock or create) go in different transactions, in the order they came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclass
+class _Waiting(Generic[Item, Result]):
+    item: Item
+    answer: asyncio.Future[Result]
+
+
+class GroupCommit(Generic[Item, Result]):
+    def __init__(
+        self,
+        run: Callable[[Sequence[Item]], Awaitable[Sequence[Result | BaseException]]],
+        *,
+        keys: Callable[[Item], set[Hashable]],
+        max_batch: int,
+        max_in_flight: int,
+    ) -> None:
+        """``run`` commits a batch and returns, in the items' order, each one's result or the
+        error it raised."""
+        self._run = run
+        self._keys = keys
+        self._max_batch = max_batch
+        self._max_in_flight = max_in_flight
+        self._queue: list[_Waiting[Item, Result]] = []
+        self._in_flight = 0
+        self._keys_in_flight: dict[int, set[Hashable]] = {}
+        self._sizes_in_flight: dict[int, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        self.items = 0
+
+    @property
+    def waiting(self) -> int:
+        """Items queued for a transaction not yet begun."""
+        return len(self._queue)
+
+    @property
+    def in_flight_items(self) -> int:
+        return sum(self._sizes_in_flight.values())
+
+    async def submit(self, item: Item) -> Result:
+        answer: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        # Read the outcome even if the caller went away, so that no error goes unreported.
+        answer.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._queue.append(_Waiting(item, answer))
+        self._start()
+        # A caller that goes away does not take its item's transaction with it: the batch
+        # still commits for the others (and for this item, which the sender will resend).
+        return await asyncio.shield(answer)
+
+    def _start(self) -> None:
+        while self._queue and self._in_flight < self._max_in_flight:
+            batch, keys = self._take()
+            if not batch:
+                return  # what is queued waits for a batch in flight to release its keys
+            self._in_flight += 1
+            task = asyncio.create_task(self._commit(batch, keys))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _take(self) -> tuple[list[_Waiting[Item, Result]], set[Hashable]]:
+        batch: list[_Waiting[Item, Result]] = []
+        left: list[_Waiting[Item, Result]] = []
+        taken: set[Hashable] = set()
+        # Keys held by batches in flight, by the items taken, and by those left behind: an
+        # item after one left behind with the same key waits too, so that the two keep their
+        # order.
+        claimed: set[Hashable] = set().union(*self._keys_in_flight.values())
+        for waiting in self._queue:
+            keys = self._keys(waiting.item)
+            if len(batch) < self._max_batch and claimed.isdisjoint(keys):
+                batch.append(waiting)
+                taken |= keys
+            else:
+                left.append(waiting)
+            claimed |= keys
+        self._queue = left
+        return batch, taken
+
+    async def _commit(self, batch: list[_Waiting[Item, Result]], keys: set[Hashable]) -> None:
+        self._keys_in_flight[id(batch)] = keys
+        self._sizes_in_flight[id(batch)] = len(batch)
+        try:
+            outcomes = await self._run([w.item for w in batch])
+            self.batches += 1
+            self.items += len(batch)
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                if waiting.answer.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    waiting.answer.set_exception(outcome)
+                else:
+                    waiting.answer.set_result(outcome)
+        except BaseException as exc:
+            for waiting in batch:
+                if not waiting.answer.done():
+                    waiting.answer.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            del self._keys_in_flight[id(batch)]
+            del self._sizes_in_flight[id(batch)]
+            self._in_flight -= 1
+            self._start()

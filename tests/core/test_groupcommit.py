@@ -1,0 +1,100 @@
+"""Group commit: what arrives while a batch is in flight shares the next one; keys keep order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable, Sequence
+
+import pytest
+
+from app.core.groupcommit import GroupCommit
+
+
+class Recorder:
+    """A ``run`` that holds each batch until released, and notes the batches it got."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = asyncio.Event()
+
+    async def run(self, items: Sequence[str]) -> list[str | BaseException]:
+        self.batches.append(list(items))
+        await self.release.wait()
+        return [ValueError(i) if i.startswith("bad") else i.upper() for i in items]
+
+
+def key(item: str) -> set[Hashable]:
+    return {item.split(":")[0]}
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_what_arrives_during_a_batch_shares_the_next_and_each_gets_its_own_answer() -> None:
+    recorder = Recorder()
+    together = GroupCommit(recorder.run, keys=key, max_batch=10, max_in_flight=1)
+    first = asyncio.create_task(together.submit("a"))
+    await settle()
+    later = [asyncio.create_task(together.submit(i)) for i in ("b", "c", "d")]
+    await settle()
+    assert recorder.batches == [["a"]], "a lone item starts at once; the rest wait for it"
+    recorder.release.set()
+    assert await first == "A"
+    assert [await t for t in later] == ["B", "C", "D"]
+    assert recorder.batches == [["a"], ["b", "c", "d"]]
+
+
+async def test_an_error_reaches_only_its_own_caller() -> None:
+    recorder = Recorder()
+    recorder.release.set()
+    together = GroupCommit(recorder.run, keys=key, max_batch=10, max_in_flight=1)
+    blocker = asyncio.create_task(together.submit("x"))
+    good, bad = together.submit("good"), together.submit("bad")
+    results = await asyncio.gather(blocker, good, bad, return_exceptions=True)
+    assert results[:2] == ["X", "GOOD"]
+    assert isinstance(results[2], ValueError)
+
+
+async def test_items_with_one_key_never_share_a_batch_and_keep_their_order() -> None:
+    recorder = Recorder()
+    together = GroupCommit(recorder.run, keys=key, max_batch=10, max_in_flight=2)
+    tasks = [
+        asyncio.create_task(together.submit(i)) for i in ("g:1", "g:2", "h:1", "g:3", "h:2", "k:1")
+    ]
+    await settle()
+    recorder.release.set()
+    await asyncio.gather(*tasks)
+    for batch in recorder.batches:
+        keys = [key(i) for i in batch]
+        assert len(set().union(*keys)) == len(batch), f"{batch} shares a key"
+    order = [i for batch in recorder.batches for i in batch]
+    for prefix in ("g", "h"):
+        assert [i for i in order if i.startswith(prefix)] == sorted(
+            i for i in order if i.startswith(prefix)
+        )
+
+
+async def test_a_batch_holds_at_most_max_batch_items() -> None:
+    recorder = Recorder()
+    together = GroupCommit(recorder.run, keys=key, max_batch=3, max_in_flight=1)
+    tasks = [asyncio.create_task(together.submit(str(i))) for i in range(8)]
+    await settle()
+    recorder.release.set()
+    await asyncio.gather(*tasks)
+    assert [len(b) for b in recorder.batches] == [1, 3, 3, 1]
+
+
+async def test_a_caller_that_goes_away_does_not_cancel_the_batch() -> None:
+    recorder = Recorder()
+    together = GroupCommit(recorder.run, keys=key, max_batch=10, max_in_flight=1)
+    leaving = asyncio.create_task(together.submit("a"))
+    staying = asyncio.create_task(together.submit("b"))
+    await settle()
+    leaving.cancel()
+    recorder.release.set()
+    assert await staying == "B"
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    assert recorder.batches == [["a"], ["b"]]
