@@ -8,9 +8,9 @@ decides who is paged or when: that is ``decide.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -60,32 +60,46 @@ async def on_call_for(session: AsyncSession, policy: PolicySnapshot | None, at: 
     return answer
 
 
-_SHARED_LADDERS = "paging.shared_ladders"
+_TOGETHER = "paging.together"
 
 
-@contextmanager
-def ladders_shared(session: AsyncSession) -> Iterator[None]:
-    """Within the block, people's ladders are read once per set of people and urgency: the
-    incidents one storm opens together page the same people along the same rules."""
-    session.info[_SHARED_LADDERS] = {}
+@dataclass(slots=True)
+class _Together:
+    ladders: dict[tuple[frozenset[int], Urgency], dict[int, Ladder]] = field(default_factory=dict)
+    assignees: list[dict[str, object]] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def paging_together(session: AsyncSession) -> AsyncIterator[None]:
+    """Within the block, people's ladders are read once per set of people and urgency, and the
+    assignees of every page go in with one statement at the end: the incidents one storm opens
+    together page the same people along the same rules."""
+    together = _Together()
+    session.info[_TOGETHER] = together
     try:
         yield
     finally:
-        session.info.pop(_SHARED_LADDERS, None)
+        session.info.pop(_TOGETHER, None)
+    await _assign(session, together.assignees)
+
+
+async def _assign(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    """Each paged person becomes an assignee; someone already assigned stays as was."""
+    await insert_ignoring_duplicates(
+        session, IncidentAssignee.__table__, rows, ["incident_id", "user_id"]
+    )
 
 
 async def _ladders(
     session: AsyncSession, user_ids: list[int], urgency: Urgency
 ) -> dict[int, Ladder]:
-    shared: dict[tuple[frozenset[int], Urgency], dict[int, Ladder]] | None = session.info.get(
-        _SHARED_LADDERS
-    )
-    if shared is None:
+    together: _Together | None = session.info.get(_TOGETHER)
+    if together is None:
         return await ladders_for(session, user_ids, urgency)
     key = (frozenset(user_ids), urgency)
-    if key not in shared:
-        shared[key] = await ladders_for(session, user_ids, urgency)
-    return shared[key]
+    if key not in together.ladders:
+        together.ladders[key] = await ladders_for(session, user_ids, urgency)
+    return together.ladders[key]
 
 
 def step_channels(step: StepSnapshot) -> list[tuple[ContactType, str]]:
@@ -172,15 +186,15 @@ async def _page(
     if not people:
         return (), ()
     ladders = await _ladders(session, [u for u, _ in people], Urgency(incident.urgency))
-    await insert_ignoring_duplicates(
-        session,
-        IncidentAssignee.__table__,
-        [
-            {"incident_id": incident.id, "user_id": u, "shadow": shadow, "assigned_at": at}
-            for u, shadow in people
-        ],
-        ["incident_id", "user_id"],
-    )
+    assignees: list[dict[str, object]] = [
+        {"incident_id": incident.id, "user_id": u, "shadow": shadow, "assigned_at": at}
+        for u, shadow in people
+    ]
+    together: _Together | None = session.info.get(_TOGETHER)
+    if together is not None:
+        together.assignees += assignees
+    else:
+        await _assign(session, assignees)
     written: list[PageWritten] = []
     paged: list[events.PersonPaged] = []
     for user_id, shadow in people:

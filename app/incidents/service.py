@@ -185,12 +185,23 @@ def _evolve(incident: Incident, happened: Sequence[events.Event], now: datetime)
 
 
 async def _carry_out(
-    session: AsyncSession, incident: Incident, happened: Sequence[events.Event], now: datetime
+    session: AsyncSession,
+    incident: Incident,
+    happened: Sequence[events.Event],
+    now: datetime,
+    *,
+    service: Service | None = None,
+    policy: PolicySnapshot | None = None,
 ) -> list[events.Event]:
-    """The pages, the subscribers and the timeline of ``happened`` on an inserted incident."""
-    service = await session.get(Service, incident.service_id)
-    assert service is not None  # incidents go when their service does (ON DELETE CASCADE)
-    policy = policy_of(incident)
+    """The pages, the subscribers and the timeline of ``happened`` on an inserted incident.
+
+    ``service`` and ``policy`` save loading and parsing them again when the caller has them (a
+    batch of new incidents of one service)."""
+    if service is None:
+        service = await session.get(Service, incident.service_id)
+        assert service is not None  # incidents go when their service does (ON DELETE CASCADE)
+    if policy is None:
+        policy = policy_of(incident)
     recorded: list[events.Event] = []
     for event in happened:
         applied = await paging.carry_out(session, incident, service, policy, event, now)
@@ -346,9 +357,13 @@ async def open_incidents(
     # One flush: the ORM inserts the incidents in one statement and returns their ids.
     session.add_all([incident for incident, _ in opened])
     await session.flush()
-    with paging.ladders_shared(session):
+    # Held here for the whole batch: the session keeps only weak references, and a service
+    # loaded per incident would be read again (and flush the batch) for each of them.
+    attached = await session.get(Service, service.id)
+    assert attached is not None  # the caller's transaction holds the service
+    async with paging.paging_together(session):
         for incident, happened in opened:
-            await _carry_out(session, incident, happened, now)
+            await _carry_out(session, incident, happened, now, service=attached, policy=snapshot)
     return [incident for incident, _ in opened]
 
 

@@ -13,16 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
+from app.core.groupcommit import GroupCommit
 from app.core.metrics import NOTIFICATION_LAG_SECONDS, NOTIFICATIONS
 from app.core.ratelimit import RateLimit
 from app.incidents import events, timeline
@@ -98,6 +99,8 @@ class Claimed:
     due_at: datetime
     message: OutboundMessage
     incident_id: int | None = None
+    # The contact method's label as the timeline names it, read once per pass at the claim.
+    method_label: str = ""
 
 
 def _incident_order(sent: tuple[Claimed, DeliveryResult]) -> tuple[int, int]:
@@ -128,10 +131,22 @@ class Dispatcher:
         if not claimed:
             return 0
         limit = asyncio.Semaphore(self.policy.concurrency)
+        # Sends that went out are recorded together: whatever finished while the previous
+        # record was being written shares the next transaction, one at a time per pass. A
+        # storm's pass of a hundred pages costs a few transactions instead of a hundred.
+        recorder: GroupCommit[tuple[Claimed, DeliveryResult], None] = GroupCommit(
+            self._record_sent,
+            keys=_no_keys,
+            max_batch=self.policy.batch_size,
+            max_in_flight=1,
+        )
 
         async def deliver(item: Claimed) -> None:
             async with limit:
                 result = await self._send(item)
+            if result.ok:
+                await recorder.submit((item, result))
+            else:
                 await self._record(item, result)
 
         await asyncio.gather(*(deliver(item) for item in claimed))
@@ -165,9 +180,14 @@ class Dispatcher:
                 row.sent_at = now
                 row.sending_deadline = now + self.policy.send_timeout
             keys = await signing_keys_for_notifications(session, self.signing, to_send, now)
+            labels = await _method_labels(session, to_send)
             claimed = [
                 Claimed(
-                    row.id, row.due_at, outbound_message(row, keys.get(row.id, ())), row.incident_id
+                    row.id,
+                    row.due_at,
+                    outbound_message(row, keys.get(row.id, ())),
+                    row.incident_id,
+                    labels.get(row.contact_method_id or 0, ""),
                 )
                 for row in to_send
             ]
@@ -233,6 +253,7 @@ class Dispatcher:
     # --------------------------------------------------------------------------------- record
 
     async def _record(self, item: Claimed, result: DeliveryResult) -> None:
+        """A send that did not go out: retried, or failed through to what comes next."""
         if result.ok:
             await self._record_sent([(item, result)])
             return
@@ -269,55 +290,70 @@ class Dispatcher:
             NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=outcome).inc()
         log_state(row, state, detail=result.detail)
 
-    async def _record_sent(self, sends: Sequence[tuple[Claimed, DeliveryResult]]) -> None:
-        """The common case: one conditional UPDATE each, in one transaction for all; only a
-        row still ``sending`` is marked."""
+    async def _record_sent(
+        self, sends: Sequence[tuple[Claimed, DeliveryResult]]
+    ) -> list[BaseException | None]:
+        """The common case, for a batch of sends at once: the rows still ``sending`` are locked
+        and marked sent with one statement, and their timeline rows go in with one more."""
         recorded: list[tuple[Claimed, DeliveryResult, Any]] = []
+        by_id = {item.notification_id: (item, result) for item, result in sends}
         async with self.db.transaction() as session:
             now = self.db.clock.now()
+            rows = (
+                await session.execute(
+                    select(
+                        Notification.id,
+                        Notification.incident_id,
+                        Notification.kind,
+                        Notification.contact_type,
+                        Notification.contact_method_id,
+                        Notification.address,
+                    )
+                    .where(
+                        Notification.id.in_(list(by_id)),
+                        Notification.status == NotificationStatus.SENDING,
+                    )
+                    .order_by(Notification.id)
+                    .with_for_update()
+                )
+            ).all()
+            for missing in set(by_id) - {row.id for row in rows}:
+                # Recovery already judged it (the send outlived its deadline); keep that verdict.
+                log.warning("late send result ignored", extra={"notification_id": missing})
+            if rows:
+                table = Notification.__table__
+                connection = await session.connection()
+                await connection.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("sent_id"))
+                    .values(
+                        status=NotificationStatus.SENT,
+                        provider=bindparam("sent_provider"),
+                        provider_message_id=bindparam("sent_message_id"),
+                        sent_at=now,
+                        finished_at=now,
+                        sending_deadline=None,
+                        last_error=None,
+                    ),
+                    [
+                        {
+                            "sent_id": row.id,
+                            "sent_provider": by_id[row.id][1].provider,
+                            "sent_message_id": by_id[row.id][1].provider_message_id,
+                        }
+                        for row in rows
+                    ],
+                )
             # The timeline rows lock their incidents (the foreign key) in incident order, the
             # order ingestion locks them in, so the two never wait on each other in a circle.
-            for item, result in sorted(sends, key=_incident_order):
-                row = (
-                    await session.execute(
-                        update(Notification)
-                        .where(
-                            Notification.id == item.notification_id,
-                            Notification.status == NotificationStatus.SENDING,
-                        )
-                        .values(
-                            status=NotificationStatus.SENT,
-                            provider=result.provider,
-                            provider_message_id=result.provider_message_id,
-                            sent_at=now,
-                            finished_at=now,
-                            sending_deadline=None,
-                            last_error=None,
-                        )
-                        .returning(
-                            Notification.id,
-                            Notification.incident_id,
-                            Notification.kind,
-                            Notification.contact_type,
-                            Notification.contact_method_id,
-                            Notification.address,
-                        )
-                        .execution_options(synchronize_session=False)
-                    )
-                ).first()
-                if row is None:
-                    # Recovery already judged it (the send outlived its deadline); keep that
-                    # verdict.
-                    log.warning(
-                        "late send result ignored", extra={"notification_id": item.notification_id}
-                    )
-                    continue
+            for row in sorted(rows, key=lambda r: (r.incident_id or 0, r.id)):
+                item, result = by_id[row.id]
                 sent = partial(
                     events.NotificationSent,
                     provider=result.provider,
                     provider_message_id=result.provider_message_id,
                 )
-                await record_event(session, row, sent, now)
+                await record_event(session, row, sent, now, method_label=item.method_label)
                 recorded.append((item, result, row))
         for item, result, row in recorded:
             NOTIFICATIONS.labels(
@@ -325,6 +361,7 @@ class Dispatcher:
             ).inc()
             NOTIFICATION_LAG_SECONDS.observe(max((now - item.due_at).total_seconds(), 0))
             log_state(row, "sent", provider_message_id=result.provider_message_id)
+        return [None] * len(sends)
 
     # ------------------------------------------------------------------------------ recovery
 
@@ -536,22 +573,41 @@ def outbound_message(
     )
 
 
-async def notification_ref(session: AsyncSession, row: NotificationFacts) -> events.NotificationRef:
+async def notification_ref(
+    session: AsyncSession, row: NotificationFacts, *, method_label: str | None = None
+) -> events.NotificationRef:
     """A notification as timelines name it: its address masked, since every reader of a timeline
-    sees it, and the contact method's label, which tells two methods of one kind apart."""
-    method = (
-        await session.get(ContactMethod, row.contact_method_id)
-        if row.contact_method_id is not None
-        else None
-    )
+    sees it, and the contact method's label, which tells two methods of one kind apart (read
+    here unless the caller has it)."""
+    if method_label is None:
+        method = (
+            await session.get(ContactMethod, row.contact_method_id)
+            if row.contact_method_id is not None
+            else None
+        )
+        method_label = method.label if method is not None else ""
     return events.NotificationRef(
         id=row.id,
         message_kind=MessageKind(row.kind).value,
         contact_type=ContactType(row.contact_type).value,
         contact_method_id=row.contact_method_id,
         address=mask_address(row.contact_type, row.address),
-        method_label=method.label if method is not None else "",
+        method_label=method_label,
     )
+
+
+async def _method_labels(session: AsyncSession, rows: Sequence[Notification]) -> dict[int, str]:
+    ids = {row.contact_method_id for row in rows if row.contact_method_id is not None}
+    if not ids:
+        return {}
+    found = await session.execute(
+        select(ContactMethod.id, ContactMethod.label).where(ContactMethod.id.in_(ids))
+    )
+    return {method_id: label for method_id, label in found}
+
+
+def _no_keys(_: object) -> set[Hashable]:
+    return set()
 
 
 async def incidents_of(session: AsyncSession, row: NotificationFacts) -> list[int]:
@@ -570,6 +626,8 @@ async def record_event(
     row: NotificationFacts,
     event_about: Callable[..., events.NotificationEvent],
     now: datetime,
+    *,
+    method_label: str | None = None,
 ) -> None:
     """On the timeline of the notification's incident, or of every incident a summary covers.
 
@@ -578,7 +636,9 @@ async def record_event(
     incident_ids = await incidents_of(session, row)
     if not incident_ids:
         return
-    event = event_about(notification=await notification_ref(session, row))
+    event = event_about(
+        notification=await notification_ref(session, row, method_label=method_label)
+    )
     for incident_id in incident_ids:
         timeline.append(session, incident_id, event, at=now)
 
