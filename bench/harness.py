@@ -189,6 +189,10 @@ class PageRecorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as a provider's API or a webhook receiver behind a proxy keeps the
+            # connection: Baton's sender reuses it.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length))

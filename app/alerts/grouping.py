@@ -3,7 +3,6 @@ produces, severity and urgency rules, and incident titles."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,7 +134,7 @@ def distinguishing_labels(
     """What tells an alert from the others it arrived with: its labels that vary among them,
     identity labels first; with none, its first identity label (``instance``, ``pod``, ...).
     A label whose value the summary already says is left out."""
-    unsaid = [n for n in labels if n not in _SAID_ELSEWHERE and not _says(summary, labels[n])]
+    unsaid = [n for n in labels if n not in _SAID_ELSEWHERE and not says(summary, labels[n])]
     names = [n for n in IDENTITY_LABELS if n in unsaid and n in varying]
     names += sorted(n for n in unsaid if n in varying and n not in IDENTITY_LABELS)
     if not names and not any(n in varying for n in labels):
@@ -143,6 +142,23 @@ def distinguishing_labels(
     return {n: _clip(labels[n], 200) for n in names[:MAX_DISTINGUISHING_LABELS]}
 
 
-def _says(text: str, value: str) -> bool:
-    """Whether ``value`` appears in ``text`` as a word of its own, not inside another."""
-    return bool(value) and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text) is not None
+def says(text: str, value: str) -> bool:
+    r"""Whether ``value`` appears in ``text`` as a word of its own, not inside another (what the
+    pattern ``(?<!\w)value(?!\w)`` finds). Without a regular expression: label values are
+    often unique (a shard, a pod), so each would compile a pattern of its own, and a storm
+    asks this for every label of every alert."""
+    if not value:
+        return False
+    start = text.find(value)
+    while start != -1:
+        end = start + len(value)
+        if not (start and _word_character(text[start - 1])) and not (
+            end < len(text) and _word_character(text[end])
+        ):
+            return True
+        start = text.find(value, start + 1)
+    return False
+
+
+def _word_character(character: str) -> bool:
+    return character.isalnum() or character == "_"

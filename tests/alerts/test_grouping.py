@@ -1,11 +1,13 @@
 """How inbound alerts become incidents (alerts/grouping.py): severities, urgency, titles, and
 the labels that tell one alert of a group from the others.
 
-The label examples of whole batches live in tests/incidents/test_alert_labels.py; these are
+The label examples of whole batches live in tests/alerts/test_alert_labels.py; these are
 the rules one at a time, and properties over any batch.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from hypothesis import given
@@ -22,6 +24,7 @@ from app.alerts.grouping import (
     distinguishing_labels,
     incident_title,
     normalize_severity,
+    says,
     urgency_for,
     varying_labels,
 )
@@ -254,3 +257,40 @@ def test_alerts_that_differ_only_by_instance_are_told_apart(instances: list[str]
     varying = varying_labels(batch)
     shown = [distinguishing_labels(labels, varying, "HighLatency on checkout") for labels in batch]
     assert shown == [{"instance": i} for i in instances]
+
+
+# -- "the summary already says it" ---------------------------------------------------------------
+
+
+def _says_by_pattern(text: str, value: str) -> bool:
+    return bool(value) and re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "said"),
+    [
+        ("db-7 is down", "db-7", True),
+        ("db-70 is down", "db-7", False),
+        ("xdb-7 is down", "db-7", False),
+        ("disk on db-7", "db-7", True),
+        ("db-7", "db-7", True),
+        ("db-7_old and db-7.", "db-7", True),  # the second one stands alone
+        ("db-7_old", "db-7", False),
+        ("naïve-7 ok", "ïve-7", False),  # a letter outside ASCII is part of the word
+        ("shard 3 is unhappy", "3", True),
+        ("shard 33 is unhappy", "3", False),
+        ("anything", "", False),
+        ("a.b (c.d)", "c.d", True),
+    ],
+)
+def test_says_finds_a_value_only_as_a_word_of_its_own(text: str, value: str, said: bool) -> None:
+    assert says(text, value) is said
+    assert _says_by_pattern(text, value) is said
+
+
+@given(
+    st.text(alphabet="ab-_.é7 ", max_size=30),
+    st.text(alphabet="ab-_.é7 ", max_size=5),
+)
+def test_says_agrees_with_the_word_boundary_pattern(text: str, value: str) -> None:
+    assert says(text, value) is _says_by_pattern(text, value)
