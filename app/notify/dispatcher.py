@@ -1,11 +1,12 @@
 """The dispatcher: claims due notifications from the outbox and hands them to providers.
 
 Claiming marks a notification ``sending`` with a deadline, in a short transaction; the provider
-call happens outside any transaction; the result is recorded right after. A notification still
-``sending`` past its deadline had its sender die mid-call: its outcome is unknown. Webhooks are
-sent again (receivers deduplicate); other channels are not repeated while the person's next rule
-or the incident's next step can cover, and are sent once more, marked as a possible duplicate,
-when nothing else would reach anyone (docs/engine.md).
+call happens outside any transaction; the result is recorded right after (the sends of one pass
+that went out share their recording transactions). A notification still ``sending`` past its
+deadline had its sender die mid-call: its outcome is unknown. Webhooks are sent again (receivers
+deduplicate); other channels are not repeated while the person's next rule or the incident's
+next step can cover, and are sent once more, marked as a possible duplicate, when nothing else
+would reach anyone (docs/engine.md).
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class Dispatcher:
             if result.ok:
                 await recorder.submit((item, result))
             else:
-                await self._record(item, result)
+                await self._record_not_sent(item, result)
 
         await asyncio.gather(*(deliver(item) for item in claimed))
         return len(claimed)
@@ -252,11 +253,8 @@ class Dispatcher:
 
     # --------------------------------------------------------------------------------- record
 
-    async def _record(self, item: Claimed, result: DeliveryResult) -> None:
+    async def _record_not_sent(self, item: Claimed, result: DeliveryResult) -> None:
         """A send that did not go out: retried, or failed through to what comes next."""
-        if result.ok:
-            await self._record_sent([(item, result)])
-            return
         async with self.db.transaction() as session:
             row = await session.scalar(
                 select(Notification)
