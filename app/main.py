@@ -284,9 +284,20 @@ def freeze_start_up_objects() -> None:
     """Move everything alive once the app is built (modules, routes, SQLAlchemy's mappers: a
     few hundred thousand objects that live as long as the process) out of the collector's
     reach. Otherwise every full collection walks them all again, and a request that builds many
-    objects (a metrics report over ten thousand incidents) pays for several such walks."""
+    objects (a metrics report over ten thousand incidents) pays for several such walks.
+
+    Then collect the youngest generation less often. Every request builds thousands of
+    short-lived objects (ORM rows, statements, events) that reference counting frees anyway;
+    at Python's default of one collection per 700 allocations, the collector took 9.5 % of the
+    server's CPU in an alert storm (1.5 % at this threshold; docs/benchmarks.md)."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*SERVER_GC_THRESHOLDS)
+
+
+# Allocations before a young collection, then young collections per middle one, then middle
+# ones per full one (Python's defaults: 700, 10, 10).
+SERVER_GC_THRESHOLDS = (50_000, 20, 10)
 
 
 async def _ensure_bootstrap_token(db: Database, settings: Settings) -> None:
