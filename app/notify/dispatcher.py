@@ -99,13 +99,8 @@ class Claimed:
     notification_id: int
     due_at: datetime
     message: OutboundMessage
-    incident_id: int | None = None
     # The contact method's label as the timeline names it, read once per pass at the claim.
     method_label: str = ""
-
-
-def _incident_order(sent: tuple[Claimed, DeliveryResult]) -> tuple[int, int]:
-    return (sent[0].incident_id or 0, sent[0].notification_id)
 
 
 class Dispatcher:
@@ -187,7 +182,6 @@ class Dispatcher:
                     row.id,
                     row.due_at,
                     outbound_message(row, keys.get(row.id, ())),
-                    row.incident_id,
                     labels.get(row.contact_method_id or 0, ""),
                 )
                 for row in to_send

@@ -3,8 +3,8 @@ transaction open their incidents with one statement per table, and a dispatcher 
 sent pages with one statement per table, however many there are.
 
 SQLite cannot hand back the ids of a multi-row insert in the order of its rows, so there the
-ORM inserts the rows it needs ids of (incidents, pages, timeline events) one at a time; what is
-shared is still shared."""
+ORM inserts the rows it needs ids of (incidents, their events, pages, notifications) one at a
+time; what is shared is still shared."""
 
 from __future__ import annotations
 
