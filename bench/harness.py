@@ -113,6 +113,8 @@ class Server:
     database_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
     workers: int = 1
+    # The checkout whose code the server runs (another one for a side-by-side comparison).
+    root: Path = REPO
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -122,7 +124,8 @@ class Server:
 
     def start(self) -> Server:
         env = _env(self.database_url, self.port, self.extra_env)
-        subprocess.run([BATON, "migrate"], cwd=REPO, env=env, check=True, capture_output=True)
+        env["PYTHONPATH"] = str(self.root)
+        subprocess.run([BATON, "migrate"], cwd=self.root, env=env, check=True, capture_output=True)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -138,7 +141,7 @@ class Server:
                 "--log-level",
                 "warning",
             ],
-            cwd=REPO,
+            cwd=self.root,
             env=env,
         )
         deadline = time.monotonic() + 30

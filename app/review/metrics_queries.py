@@ -223,7 +223,10 @@ async def _incidents(
         .where(*in_window)
     )
     for incident_id, dedup_key, summary, alert_name in found:
-        alerts[incident_id].append((alert_name or summary, dedup_key))
+        # At READ COMMITTED an incident committed between the two reads has alerts here but no
+        # row above: it is left for the next window, as if it had come a moment later.
+        if (of_incident := alerts.get(incident_id)) is not None:
+            of_incident.append((alert_name or summary, dedup_key))
     facts = []
     instant = _instant
     for incident_id, service_id, opened, acknowledged, resolved, resolver, escalated in rows:

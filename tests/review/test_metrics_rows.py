@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from app.core.clock import ManualClock
@@ -73,3 +74,43 @@ async def test_the_rows_and_the_timelines_give_the_same_facts(
         None,
     )
     assert from_rows[never_acked].resolved_at is None
+
+
+async def test_an_incident_opened_between_the_two_reads_is_left_for_the_next_window(
+    client: httpx.AsyncClient, factory: Factory, db: Database, clock: ManualClock
+) -> None:
+    """The incidents and their alerts are two reads; at READ COMMITTED an incident committed
+    between them has alerts but no row in the first. (The nightly readiness evaluation failed
+    on that in an alert storm.) SQLite's one writer cannot interleave them."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("READ COMMITTED interleaving: PostgreSQL")
+    world = await build_payments_world(client, factory)
+    start = clock.now()
+    seen = await world.fire("before the first read", dedup_key="seen")
+    late: list[int] = []
+
+    class FireBetweenReads:
+        def __init__(self, connection: object) -> None:
+            self.connection = connection
+            self.reads = 0
+
+        async def execute(self, statement: object) -> object:
+            result = await self.connection.execute(statement)  # type: ignore[attr-defined]
+            self.reads += 1
+            if self.reads == 1:
+                late.append(await world.fire("between the reads", dedup_key="late"))
+            return result
+
+    async with db.new_session() as session:
+        connection = await session.connection()
+        session.connection = lambda: _ready(FireBetweenReads(connection))  # type: ignore[method-assign]
+        facts = await metrics_queries._incidents(
+            session, Incident.id.is_not(None), start, clock.now() + timedelta(seconds=1)
+        )
+
+    assert late and late[0] != seen
+    assert [f.incident_id for f in facts] == [seen]
+
+
+async def _ready(value: object) -> object:
+    return value
