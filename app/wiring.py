@@ -17,6 +17,7 @@ from app.catalog import history as service_history
 from app.deploys import api as deploys_api
 from app.deploys import service as deploys
 from app.deploys import subscribers as deploy_subscribers
+from app.escalation import changes as policy_changes
 from app.incidents import api as incidents_api
 from app.incidents import counters
 from app.incidents import history as incident_history
@@ -35,6 +36,7 @@ from app.schedules import messaging as schedule_messages
 
 
 def wire() -> None:
+    policy_changes.watch()
     # In this order: waiting pages are cancelled and alerts closed before the channels showing
     # the incident hear the change, so what they hear counts both.
     subscribe("notify.pages", notify.queue_pages)

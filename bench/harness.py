@@ -124,7 +124,9 @@ class Server:
 
     def start(self) -> Server:
         env = _env(self.database_url, self.port, self.extra_env)
-        env["PYTHONPATH"] = str(self.root)
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(self.root), os.environ.get("PYTHONPATH")])
+        )
         subprocess.run([BATON, "migrate"], cwd=self.root, env=env, check=True, capture_output=True)
         self.process = subprocess.Popen(
             [

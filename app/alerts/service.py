@@ -27,6 +27,7 @@ from app.alerts.grouping import (
 from app.alerts.models import FIRING_LITERAL, Alert, AlertStatus
 from app.catalog.models import Service
 from app.core.db import session_clock
+from app.escalation.policy import PolicySnapshot
 from app.incidents import events, timeline
 from app.incidents import service as incidents
 from app.incidents.lifecycle import IncidentState
@@ -67,6 +68,8 @@ class Delivery:
     service: Service
     integration_id: int | None
     batch: InboundBatch
+    # The service's policy as the caller holds it cached; read in the transaction when absent.
+    policy: PolicySnapshot | None = None
 
 
 async def ingest(
@@ -287,6 +290,7 @@ async def _open_or_join(session: AsyncSession, groups: list[_Group], now: dateti
             ],
             actor=incidents.SOURCE,
             now=now,
+            policy=service_groups[0].delivery.policy,
         )
         for group, incident in zip(opening, opened, strict=True):
             group.incident = incident

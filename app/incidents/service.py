@@ -297,18 +297,22 @@ async def open_incidents(
     actor: Actor,
     now: datetime,
     direct_to: User | None = None,
+    policy: PolicySnapshot | None = None,
 ) -> list[Incident]:
     """Open several incidents of one service at ``now`` as one: what they share (the policy,
     a maintenance window, the deploy they follow, who is on call) is read once, and their rows
     go in with one statement per table. An alert storm opens dozens of incidents at once, and
-    that is when the first page must not wait for a statement per row."""
+    that is when the first page must not wait for a statement per row. ``policy`` is the
+    service's policy as the caller holds it cached (the gateway); read here when absent."""
     if not openings:
         return []
-    snapshot = (
-        await escalation.load_snapshot(session, service.escalation_policy_id)
-        if service.escalation_policy_id is not None and direct_to is None
-        else None
-    )
+    policy_id = service.escalation_policy_id if direct_to is None else None
+    if policy_id is None:
+        snapshot = None
+    elif policy is not None and policy.policy_id == policy_id:
+        snapshot = policy
+    else:
+        snapshot = await escalation.load_snapshot(session, policy_id)
     window = None if direct_to else await catalog.active_window(session, service.id, now)
     by = await _actor(session, actor)
     deploy = await NEARBY_DEPLOY.call(session, service, now)
@@ -358,9 +362,9 @@ async def open_incidents(
     session.add_all([incident for incident, _ in opened])
     await session.flush()
     # Held here for the whole batch: the session keeps only weak references, and a service
-    # loaded per incident would be read again (and flush the batch) for each of them.
-    attached = await session.get(Service, service.id)
-    assert attached is not None  # the caller's transaction holds the service
+    # loaded per incident would be read again (and flush the batch) for each of them. A copy
+    # cached outside the session (the gateway's) joins it without a read: it is clean.
+    attached = service if service in session else await session.merge(service, load=False)
     async with paging.paging_together(session):
         for incident, happened in opened:
             await _carry_out(session, incident, happened, now, service=attached, policy=snapshot)

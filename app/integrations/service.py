@@ -38,6 +38,9 @@ from app.core.security import hash_secret
 from app.deploys import service as deploys
 from app.deploys.models import DeploySource
 from app.deploys.schemas import DeployReport
+from app.escalation import changes as policy_changes
+from app.escalation import service as escalation
+from app.escalation.policy import PolicySnapshot
 from app.integrations import schemas
 from app.integrations.formats.common import sanitized
 from app.integrations.models import HeartbeatState, Integration, IntegrationKind
@@ -147,6 +150,10 @@ class KnownKey:
     # The service as loaded by an earlier request (detached, read-only), reused while the key
     # is cached: a senders' burst costs no service lookup per request.
     service: Service | None = None
+    # Its escalation policy's snapshot, while no policy changed in this process since
+    # (``policy_revision``): a storm's batches cost no policy read each.
+    policy: PolicySnapshot | None = None
+    policy_revision: int = -1
 
 
 @dataclass
@@ -203,6 +210,7 @@ class Gateway:
         for known in self._keys.values():
             if known.service_id == service_id:
                 known.service = None
+                known.policy = None
 
     async def authenticate(self, key: str | None, kinds: tuple[IntegrationKind, ...]) -> KnownKey:
         if not key:
@@ -294,10 +302,11 @@ class Gateway:
         self, items: Sequence[tuple[KnownKey, InboundBatch]]
     ) -> list[alerts.IngestResult]:
         async with self.db.transaction() as session:
-            deliveries = [
-                alerts.Delivery(await self._service(session, known), known.integration_id, batch)
-                for known, batch in items
-            ]
+            deliveries = []
+            for known, batch in items:
+                service = await self._service(session, known)
+                policy = await self._policy(session, known, service)
+                deliveries.append(alerts.Delivery(service, known.integration_id, batch, policy))
             results = await alerts.ingest_many(session, deliveries)
             for known, _ in items:
                 self._touch(session, known)
@@ -317,6 +326,19 @@ class Gateway:
             session.expunge(service)
             known.service = service
         return service
+
+    async def _policy(
+        self, session: AsyncSession, known: KnownKey, service: Service
+    ) -> PolicySnapshot | None:
+        policy_id = service.escalation_policy_id
+        if policy_id is None:
+            return None
+        current = policy_changes.revision()
+        cached = known.policy
+        if cached is None or cached.policy_id != policy_id or known.policy_revision != current:
+            cached = await escalation.load_snapshot(session, policy_id)
+            known.policy, known.policy_revision = cached, current
+        return cached
 
     async def record_deploy(
         self, known: KnownKey, report: DeployReport, source: DeploySource

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -24,7 +24,6 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
-from app.core.groupcommit import GroupCommit
 from app.core.metrics import NOTIFICATION_LAG_SECONDS, NOTIFICATIONS
 from app.core.ratelimit import RateLimit
 from app.incidents import events, timeline
@@ -56,6 +55,8 @@ PAGING_KINDS = (MessageKind.PAGE, MessageKind.SUMMARY)
 # A pass looks at this many due rows per one it sends, to pick the least recently paged people
 # among them (a bound on how far down the queue it reorders).
 CANDIDATES_PER_SEND = 4
+# How long a pass's finished sends wait for the others before they are recorded without them.
+RECORD_EVERY_SECONDS = 0.5
 # "When was this person last paged" looks back this far; longer ago counts as never.
 RECENTLY_PAGED = timedelta(hours=24)
 
@@ -127,25 +128,36 @@ class Dispatcher:
         if not claimed:
             return 0
         limit = asyncio.Semaphore(self.policy.concurrency)
-        # Sends that went out are recorded together: whatever finished while the previous
-        # record was being written shares the next transaction, one at a time per pass. A
-        # storm's pass of a hundred pages costs a few transactions instead of a hundred.
-        recorder: GroupCommit[tuple[Claimed, DeliveryResult], None] = GroupCommit(
-            self._record_sent,
-            keys=_no_keys,
-            max_batch=self.policy.batch_size,
-            max_in_flight=1,
-        )
 
-        async def deliver(item: Claimed) -> None:
+        async def deliver(item: Claimed) -> tuple[Claimed, DeliveryResult] | None:
             async with limit:
                 result = await self._send(item)
             if result.ok:
-                await recorder.submit((item, result))
-            else:
-                await self._record_not_sent(item, result)
+                return item, result
+            await self._record_not_sent(item, result)
+            return None
 
-        await asyncio.gather(*(deliver(item) for item in claimed))
+        # Sends that went out are recorded together: those that finished within the same
+        # moment share one transaction (a storm's pass of a hundred pages costs one record, not
+        # a hundred), and a slow provider holds back the others' records by RECORD_EVERY at most.
+        sending = {asyncio.ensure_future(deliver(item)) for item in claimed}
+        errors: list[BaseException] = []
+        while sending:
+            finished, sending = await asyncio.wait(sending, timeout=RECORD_EVERY_SECONDS)
+            sent: list[tuple[Claimed, DeliveryResult]] = []
+            for task in finished:
+                if (error := task.exception()) is not None:
+                    errors.append(error)
+                elif (outcome := task.result()) is not None:
+                    sent.append(outcome)
+            if sent:
+                try:
+                    await self._record_sent(sent)
+                except Exception as exc:  # the others still finish and are recorded
+                    errors.append(exc)
+        if errors:
+            # Unrecorded sends stay `sending` until their deadline; recovery judges them.
+            raise errors[0]
         return len(claimed)
 
     # ---------------------------------------------------------------------------------- claim
@@ -282,9 +294,7 @@ class Dispatcher:
             NOTIFICATIONS.labels(contact_type=row.contact_type, outcome=outcome).inc()
         log_state(row, state, detail=result.detail)
 
-    async def _record_sent(
-        self, sends: Sequence[tuple[Claimed, DeliveryResult]]
-    ) -> list[BaseException | None]:
+    async def _record_sent(self, sends: Sequence[tuple[Claimed, DeliveryResult]]) -> None:
         """The common case, for a batch of sends at once: the rows still ``sending`` are locked
         and marked sent with one statement, and their timeline rows go in with one more."""
         recorded: list[tuple[Claimed, DeliveryResult, Any]] = []
@@ -353,7 +363,6 @@ class Dispatcher:
             ).inc()
             NOTIFICATION_LAG_SECONDS.observe(max((now - item.due_at).total_seconds(), 0))
             log_state(row, "sent", provider_message_id=result.provider_message_id)
-        return [None] * len(sends)
 
     # ------------------------------------------------------------------------------ recovery
 
@@ -596,10 +605,6 @@ async def _method_labels(session: AsyncSession, rows: Sequence[Notification]) ->
         select(ContactMethod.id, ContactMethod.label).where(ContactMethod.id.in_(ids))
     )
     return {method_id: label for method_id, label in found}
-
-
-def _no_keys(_: object) -> set[Hashable]:
-    return set()
 
 
 async def incidents_of(session: AsyncSession, row: NotificationFacts) -> list[int]:

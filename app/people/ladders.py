@@ -49,9 +49,19 @@ async def ladders_for(
         ContactMethod.verified_at.is_not(None),
         ContactMethod.disabled_at.is_(None),
     )
+    # Columns, not entities: a storm reads the same people's ladders batch after batch.
     rows = (
         await session.execute(
-            select(User.id, User.name, ContactMethod, NotificationRule)
+            select(
+                User.id,
+                User.name,
+                ContactMethod.id,
+                ContactMethod.type,
+                ContactMethod.address,
+                NotificationRule.id,
+                NotificationRule.urgency,
+                NotificationRule.delay_minutes,
+            )
             .outerjoin(ContactMethod, pageable)
             .outerjoin(NotificationRule, NotificationRule.contact_method_id == ContactMethod.id)
             .where(User.id.in_(ids))
@@ -59,15 +69,15 @@ async def ladders_for(
     ).all()
     names: dict[int, str] = {}
     rules: dict[int, dict[Urgency, list[RuleTarget]]] = defaultdict(lambda: defaultdict(list))
-    methods: dict[int, dict[int, ContactMethod]] = defaultdict(dict)
-    for user_id, name, method, rule in rows:
+    methods: dict[int, dict[int, tuple[ContactType, str]]] = defaultdict(dict)
+    for user_id, name, method_id, method_type, address, rule_id, rule_urgency, delay in rows:
         names[user_id] = name
-        if method is None:
+        if method_id is None:
             continue
-        methods[user_id][method.id] = method
-        if rule is not None:
-            rules[user_id][rule.urgency].append(
-                RuleTarget(rule.id, method.id, method.type, method.address, rule.delay_minutes)
+        methods[user_id][method_id] = (ContactType(method_type), address)
+        if rule_id is not None:
+            rules[user_id][Urgency(rule_urgency)].append(
+                RuleTarget(rule_id, method_id, ContactType(method_type), address, delay)
             )
     ladders: dict[int, Ladder] = {}
     for user_id, name in names.items():
@@ -76,8 +86,8 @@ async def ladders_for(
             targets = sorted(chosen, key=lambda t: (t.delay_minutes, t.contact_method_id))
         else:
             targets = [
-                RuleTarget(None, m.id, m.type, m.address, 0)
-                for m in sorted(methods[user_id].values(), key=lambda m: m.id)
+                RuleTarget(None, method_id, method_type, address, 0)
+                for method_id, (method_type, address) in sorted(methods[user_id].items())
             ]
         ladders[user_id] = Ladder(name, targets)
     return ladders
