@@ -166,20 +166,28 @@ class Dispatcher:
         """Take due notifications: mark them sending with a deadline (one short transaction)."""
         async with self.db.transaction() as session:
             now = self.db.clock.now()
-            candidates = (
-                await session.scalars(
-                    select(Notification)
+            # With each its contact method's label, as the timeline names it once sent.
+            found = (
+                await session.execute(
+                    select(Notification, ContactMethod.label)
+                    .outerjoin(ContactMethod, ContactMethod.id == Notification.contact_method_id)
                     .where(
                         Notification.status == NotificationStatus.PENDING,
                         Notification.due_at <= now,
                     )
                     .order_by(Notification.priority, Notification.due_at, Notification.id)
                     .limit(self.policy.batch_size * CANDIDATES_PER_SEND)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(skip_locked=True, of=Notification)
                 )
             ).all()
-            if not candidates:
+            if not found:
                 return []
+            candidates = [row for row, _ in found]
+            labels = {
+                row.contact_method_id: label
+                for row, label in found
+                if row.contact_method_id is not None and label is not None
+            }
             rows = await _in_send_order(session, candidates, now, self.policy.batch_size)
             to_send = await self._apply_rate_limits(session, rows, now)
             for row in to_send:
@@ -188,7 +196,6 @@ class Dispatcher:
                 row.sent_at = now
                 row.sending_deadline = now + self.policy.send_timeout
             keys = await signing_keys_for_notifications(session, self.signing, to_send, now)
-            labels = await _method_labels(session, to_send)
             claimed = [
                 Claimed(
                     row.id,
@@ -595,16 +602,6 @@ async def notification_ref(
         address=mask_address(row.contact_type, row.address),
         method_label=method_label,
     )
-
-
-async def _method_labels(session: AsyncSession, rows: Sequence[Notification]) -> dict[int, str]:
-    ids = {row.contact_method_id for row in rows if row.contact_method_id is not None}
-    if not ids:
-        return {}
-    found = await session.execute(
-        select(ContactMethod.id, ContactMethod.label).where(ContactMethod.id.in_(ids))
-    )
-    return {method_id: label for method_id, label in found}
 
 
 async def incidents_of(session: AsyncSession, row: NotificationFacts) -> list[int]:
