@@ -349,28 +349,31 @@ async def _attach(session: AsyncSession, groups: list[_Group], now: datetime) ->
             for alert in group.alerts
         ],
     )
-    for group in groups:
-        assert group.incident is not None
-        triggers, varying = group.alerts, group.varying
-        triggered = events.AlertTriggered(
-            count=len(triggers),
-            alerts=tuple(
-                events.AlertRef(
-                    alert_id=None,
-                    dedup_key=alert.dedup_key,
-                    summary=alert.summary[:1024],
-                    severity=alert.severity,
-                    labels=distinguishing_labels(
-                        alert_labels(alert.details), varying, alert.summary
-                    ),
-                )
-                for alert in triggers[:ALERTS_PER_EVENT]
-            ),
-            sources=tuple(sorted({a.source for a in triggers if a.source})[:20]),
-        )
-        timeline.append(
-            session, group.incident.id, triggered, at=now, channel=timeline.Channel.INTEGRATION
-        )
+    async with timeline.appended_together(session):
+        for group in groups:
+            _note_triggered(session, group, now)
+
+
+def _note_triggered(session: AsyncSession, group: _Group, now: datetime) -> None:
+    assert group.incident is not None
+    triggers, varying = group.alerts, group.varying
+    triggered = events.AlertTriggered(
+        count=len(triggers),
+        alerts=tuple(
+            events.AlertRef(
+                alert_id=None,
+                dedup_key=alert.dedup_key,
+                summary=alert.summary[:1024],
+                severity=alert.severity,
+                labels=distinguishing_labels(alert_labels(alert.details), varying, alert.summary),
+            )
+            for alert in triggers[:ALERTS_PER_EVENT]
+        ),
+        sources=tuple(sorted({a.source for a in triggers if a.source})[:20]),
+    )
+    timeline.append(
+        session, group.incident.id, triggered, at=now, channel=timeline.Channel.INTEGRATION
+    )
 
 
 async def _note_truncation(

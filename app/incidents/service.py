@@ -365,7 +365,7 @@ async def open_incidents(
     # loaded per incident would be read again (and flush the batch) for each of them. A copy
     # cached outside the session (the gateway's) joins it without a read: it is clean.
     attached = service if service in session else await session.merge(service, load=False)
-    async with paging.paging_together(session):
+    async with paging.paging_together(session), timeline.appended_together(session):
         for incident, happened in opened:
             await _carry_out(session, incident, happened, now, service=attached, policy=snapshot)
     return [incident for incident, _ in opened]

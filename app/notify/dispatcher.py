@@ -355,15 +355,16 @@ class Dispatcher:
                 )
             # The timeline rows lock their incidents (the foreign key) in incident order, the
             # order ingestion locks them in, so the two never wait on each other in a circle.
-            for row in sorted(rows, key=lambda r: (r.incident_id or 0, r.id)):
-                item, result = by_id[row.id]
-                sent = partial(
-                    events.NotificationSent,
-                    provider=result.provider,
-                    provider_message_id=result.provider_message_id,
-                )
-                await record_event(session, row, sent, now, method_label=item.method_label)
-                recorded.append((item, result, row))
+            async with timeline.appended_together(session):
+                for row in sorted(rows, key=lambda r: (r.incident_id or 0, r.id)):
+                    item, result = by_id[row.id]
+                    sent = partial(
+                        events.NotificationSent,
+                        provider=result.provider,
+                        provider_message_id=result.provider_message_id,
+                    )
+                    await record_event(session, row, sent, now, method_label=item.method_label)
+                    recorded.append((item, result, row))
         for item, result, row in recorded:
             NOTIFICATIONS.labels(
                 contact_type=row.contact_type, outcome=NotificationStatus.SENT
