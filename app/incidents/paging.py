@@ -12,8 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.models import Service
@@ -67,20 +68,65 @@ _TOGETHER = "paging.together"
 class _Together:
     ladders: dict[tuple[frozenset[int], Urgency], dict[int, Ladder]] = field(default_factory=dict)
     assignees: list[dict[str, object]] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
+    # Rows of other tables that name a page of the block (its notifications), by table.
+    of_pages: dict[Table, list[tuple[Page, dict[str, Any]]]] = field(default_factory=dict)
 
 
 @asynccontextmanager
 async def paging_together(session: AsyncSession) -> AsyncIterator[None]:
     """Within the block, people's ladders are read once per set of people and urgency, and the
-    assignees of every page go in with one statement at the end: the incidents one storm opens
-    together page the same people along the same rules."""
+    pages, the rows naming them and the assignees go in with one plain statement per table at
+    the end: the incidents one storm opens together page the same people along the same rules,
+    and nothing reads those rows back before the commit. The pages stay out of the session."""
     together = _Together()
     session.info[_TOGETHER] = together
     try:
         yield
     finally:
         session.info.pop(_TOGETHER, None)
+    if together.pages:
+        await _insert_pages(session, together)
     await _assign(session, together.assignees)
+
+
+async def _insert_pages(session: AsyncSession, together: _Together) -> None:
+    connection = await session.connection()
+    table = Page.__table__
+    ids = await connection.scalars(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [{c: getattr(page, c) for c in _PAGE_COLUMNS} for page in together.pages],
+    )
+    for page, page_id in zip(together.pages, ids.all(), strict=True):
+        page.id = page_id
+    for rows_table, rows in together.of_pages.items():
+        await connection.execute(
+            insert(rows_table), [{**row, "page_id": page.id} for page, row in rows]
+        )
+
+
+_PAGE_COLUMNS = (
+    "incident_id",
+    "user_id",
+    "shadow",
+    "urgency",
+    "paged_at",
+    "reason",
+    "escalation_step",
+    "escalation_loop",
+)
+
+
+def insert_with_page(
+    session: AsyncSession, page: Page, table: Table, rows: list[dict[str, Any]]
+) -> bool:
+    """In a ``paging_together`` block, ``rows`` of ``table`` go in after the block's pages,
+    naming ``page`` (their ``page_id`` filled in then); False outside one (add them as usual)."""
+    together: _Together | None = session.info.get(_TOGETHER)
+    if together is None:
+        return False
+    together.of_pages.setdefault(table, []).extend((page, row) for row in rows)
+    return True
 
 
 async def _assign(session: AsyncSession, rows: list[dict[str, object]]) -> None:
@@ -208,7 +254,10 @@ async def _page(
             escalation_step=step,
             escalation_loop=loop,
         )
-        session.add(page)
+        if together is not None:
+            together.pages.append(page)
+        else:
+            session.add(page)
         ladder = ladders.get(user_id, Ladder(f"user {user_id}", []))
         written.append(PageWritten(page, user_id, shadow, tuple(ladder.targets)))
         paged.append(

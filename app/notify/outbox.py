@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import on_commit
+from app.incidents import paging
 from app.incidents.models import Page
 from app.notify import messages
 from app.notify.base import MessageKind
@@ -38,33 +39,34 @@ def queue_page_notifications(
     ladder: list[RuleTarget],
     paged_at: datetime,
     context: Mapping[str, Any],
-) -> list[Notification]:
+) -> None:
     subject = messages.page_subject(context)
     body = messages.page_text(context)
     first_delay = min((t.delay_minutes for t in ladder), default=0)
     rows = [
-        Notification(
-            incident_id=incident_id,
-            page=page,
-            user_id=user_id,
-            contact_method_id=target.contact_method_id,
-            rule_id=target.rule_id,
-            kind=MessageKind.PAGE,
-            contact_type=target.contact_type,
-            address=target.address,
-            subject=subject,
-            body=body,
-            context=dict(context),
-            status=NotificationStatus.PENDING,
-            due_at=paged_at + timedelta(minutes=target.delay_minutes),
-            priority=page_priority(page, first_rule=target.delay_minutes == first_delay),
-            created_at=paged_at,
-        )
+        {
+            "incident_id": incident_id,
+            "user_id": user_id,
+            "contact_method_id": target.contact_method_id,
+            "rule_id": target.rule_id,
+            "kind": MessageKind.PAGE,
+            "contact_type": target.contact_type,
+            "address": target.address,
+            "subject": subject,
+            "body": body,
+            "context": dict(context),
+            "status": NotificationStatus.PENDING,
+            "due_at": paged_at + timedelta(minutes=target.delay_minutes),
+            "priority": page_priority(page, first_rule=target.delay_minutes == first_delay),
+            "created_at": paged_at,
+            "attempts": 0,
+        }
         for target in ladder
     ]
-    session.add_all(rows)
     wake_dispatcher_after_commit(session)
-    return rows
+    # Pages an alert storm opens together go in together, with their notifications.
+    if not paging.insert_with_page(session, page, Notification.__table__, rows):
+        session.add_all([Notification(page=page, **row) for row in rows])
 
 
 def page_priority(page: Page, *, first_rule: bool) -> SendPriority:

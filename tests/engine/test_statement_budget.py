@@ -3,8 +3,8 @@ transaction open their incidents with one statement per table, and a dispatcher 
 sent pages with one statement per table, however many there are.
 
 SQLite cannot hand back the ids of a multi-row insert in the order of its rows, so there the
-ORM inserts the rows it needs ids of (incidents, pages, notifications) one at a time; what is
-shared is still shared."""
+rows whose ids are needed (incidents, pages) go in one at a time; what is shared is still
+shared."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from tests.engine.test_group_commit_ingest import AM, webhook
 from tests.fakes.webhook import WebhookReceiver
 from tests.paging import Engine
 
-# Rows whose ids the ORM needs back, each a statement of its own on SQLite (see above): a new
-# incident, its page and its notification. Timeline events need none: they go in together.
-SQLITE_ROWS_NEEDING_IDS_PER_INCIDENT = 3
+# Rows whose ids are needed back, each a statement of its own on SQLite (see above): a new
+# incident and its page. Timeline events and notifications need none: they go in together.
+SQLITE_ROWS_NEEDING_IDS_PER_INCIDENT = 2
 SQLITE_ROWS_NEEDING_IDS_PER_SENT_PAGE = 0
 
 
