@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog import changes as changes_module
@@ -140,16 +140,20 @@ async def delete_service(session: AsyncSession, principal: Principal, service_id
 async def active_window(
     session: AsyncSession, service_id: int, at: datetime
 ) -> MaintenanceWindow | None:
-    return await session.scalar(
-        select(MaintenanceWindow)
-        .where(
-            MaintenanceWindow.service_id == service_id,
-            MaintenanceWindow.starts_at <= at,
-            MaintenanceWindow.ends_at > at,
-        )
-        .order_by(MaintenanceWindow.ends_at.desc())
-        .limit(1)
+    return await session.scalar(_ACTIVE_WINDOW, {"service_id": service_id, "at": at})
+
+
+# Built once: every batch of new incidents asks.
+_ACTIVE_WINDOW = (
+    select(MaintenanceWindow)
+    .where(
+        MaintenanceWindow.service_id == bindparam("service_id"),
+        MaintenanceWindow.starts_at <= bindparam("at"),
+        MaintenanceWindow.ends_at > bindparam("at"),
     )
+    .order_by(MaintenanceWindow.ends_at.desc())
+    .limit(1)
+)
 
 
 async def services_in_maintenance(session: AsyncSession, at: datetime) -> set[int]:

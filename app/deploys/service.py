@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -407,20 +407,17 @@ async def nearby(
     """The latest deploy of ``service`` whose watch ``at`` falls in (installed into
     ``incidents.service.NEARBY_DEPLOY``): one indexed query per new incident."""
     span = watch_of(service)
-    stmt = (
-        select(Deployment)
-        .where(
-            Deployment.service_id == service.id,
-            Deployment.started_at <= at,
-            Deployment.started_at >= watch.earliest_start_watching(at, span),
-            or_(Deployment.finished_at.is_(None), Deployment.finished_at >= at - span),
-        )
-        .order_by(Deployment.started_at.desc(), Deployment.id.desc())
-        .limit(5)
-    )
+    values: dict[str, object] = {
+        "service_id": service.id,
+        "at": at,
+        "earliest": watch.earliest_start_watching(at, span),
+        "finished_since": at - span,
+    }
+    stmt = _NEARBY
     if service.deploy_watch_environments:
-        stmt = stmt.where(Deployment.environment.in_(list(service.deploy_watch_environments)))
-    for deployment in (await session.scalars(stmt)).all():
+        stmt = _NEARBY_IN_ENVIRONMENTS
+        values["environments"] = list(service.deploy_watch_environments)
+    for deployment in (await session.scalars(stmt, values)).all():
         if not watch.Run(deployment.started_at, deployment.finished_at).watches(at, span):
             continue
         return decide.DeployWatch(
@@ -436,6 +433,25 @@ async def nearby(
             deployer_notice=DeployerNotice(service.deployer_notice).value,
         )
     return None
+
+
+# Built once: every batch of new incidents asks.
+_NEARBY = (
+    select(Deployment)
+    .where(
+        Deployment.service_id == bindparam("service_id"),
+        Deployment.started_at <= bindparam("at"),
+        Deployment.started_at >= bindparam("earliest"),
+        or_(
+            Deployment.finished_at.is_(None), Deployment.finished_at >= bindparam("finished_since")
+        ),
+    )
+    .order_by(Deployment.started_at.desc(), Deployment.id.desc())
+    .limit(5)
+)
+_NEARBY_IN_ENVIRONMENTS = _NEARBY.where(
+    Deployment.environment.in_(bindparam("environments", expanding=True))
+)
 
 
 async def judge(

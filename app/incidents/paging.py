@@ -8,7 +8,7 @@ decides who is paged or when: that is ``decide.py``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -71,6 +71,8 @@ class _Together:
     pages: list[Page] = field(default_factory=list)
     # Rows of other tables that name a page of the block (its notifications), by table.
     of_pages: dict[Table, list[tuple[Page, dict[str, Any]]]] = field(default_factory=dict)
+    # Told each page's id once it is inserted (rows that go through the session).
+    waiting: list[tuple[Page, Callable[[int], None]]] = field(default_factory=list)
 
 
 @asynccontextmanager
@@ -99,6 +101,8 @@ async def _insert_pages(session: AsyncSession, together: _Together) -> None:
     )
     for page, page_id in zip(together.pages, ids.all(), strict=True):
         page.id = page_id
+    for page, tell in together.waiting:
+        tell(page.id)
     for rows_table, rows in together.of_pages.items():
         await connection.execute(
             insert(rows_table), [{**row, "page_id": page.id} for page, row in rows]
@@ -125,8 +129,16 @@ def insert_with_page(
     together: _Together | None = session.info.get(_TOGETHER)
     if together is None:
         return False
-    together.of_pages.setdefault(table, []).extend((page, row) for row in rows)
+    if rows:
+        together.of_pages.setdefault(table, []).extend((page, row) for row in rows)
     return True
+
+
+def when_page_inserted(session: AsyncSession, page: Page, tell: Callable[[int], None]) -> None:
+    """In a ``paging_together`` block, ``tell`` the page's id once the block inserts it."""
+    together: _Together | None = session.info.get(_TOGETHER)
+    assert together is not None, "only inside a paging_together block"
+    together.waiting.append((page, tell))
 
 
 async def _assign(session: AsyncSession, rows: list[dict[str, object]]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import update
@@ -18,6 +19,10 @@ from app.notify.base import MessageKind
 from app.notify.models import Notification, NotificationStatus, SendPriority
 from app.people.ladders import RuleTarget
 from app.people.models import ContactType, Urgency
+
+# Contact types whose new page notifications a higher layer completes when the session flushes
+# them (SMS reply codes, installed by ``app.wiring``): those rows go through the session.
+COMPLETED_AT_FLUSH: set[ContactType] = set()
 
 
 def wake_dispatcher_after_commit(session: AsyncSession) -> None:
@@ -64,9 +69,16 @@ def queue_page_notifications(
         for target in ladder
     ]
     wake_dispatcher_after_commit(session)
-    # Pages an alert storm opens together go in together, with their notifications.
-    if not paging.insert_with_page(session, page, Notification.__table__, rows):
+    plain = [row for row in rows if row["contact_type"] not in COMPLETED_AT_FLUSH]
+    # Pages an alert storm opens together go in together, with their plain notifications.
+    if not paging.insert_with_page(session, page, Notification.__table__, plain):
         session.add_all([Notification(page=page, **row) for row in rows])
+        return
+    for row in rows:
+        if row["contact_type"] in COMPLETED_AT_FLUSH:
+            notification = Notification(**row)
+            session.add(notification)
+            paging.when_page_inserted(session, page, partial(setattr, notification, "page_id"))
 
 
 def page_priority(page: Page, *, first_rule: bool) -> SendPriority:

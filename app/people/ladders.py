@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.people.models import ContactMethod, ContactType, NotificationRule, Urgency, User
@@ -44,29 +44,8 @@ async def ladders_for(
     ids = list(set(user_ids))
     if not ids:
         return {}
-    pageable = and_(
-        ContactMethod.user_id == User.id,
-        ContactMethod.verified_at.is_not(None),
-        ContactMethod.disabled_at.is_(None),
-    )
     # Columns, not entities: a storm reads the same people's ladders batch after batch.
-    rows = (
-        await session.execute(
-            select(
-                User.id,
-                User.name,
-                ContactMethod.id,
-                ContactMethod.type,
-                ContactMethod.address,
-                NotificationRule.id,
-                NotificationRule.urgency,
-                NotificationRule.delay_minutes,
-            )
-            .outerjoin(ContactMethod, pageable)
-            .outerjoin(NotificationRule, NotificationRule.contact_method_id == ContactMethod.id)
-            .where(User.id.in_(ids))
-        )
-    ).all()
+    rows = (await session.execute(_LADDERS, {"ids": ids})).all()
     names: dict[int, str] = {}
     rules: dict[int, dict[Urgency, list[RuleTarget]]] = defaultdict(lambda: defaultdict(list))
     methods: dict[int, dict[int, tuple[ContactType, str]]] = defaultdict(dict)
@@ -91,3 +70,28 @@ async def ladders_for(
             ]
         ladders[user_id] = Ladder(name, targets)
     return ladders
+
+
+# Built once: every page reads it.
+_LADDERS = (
+    select(
+        User.id,
+        User.name,
+        ContactMethod.id,
+        ContactMethod.type,
+        ContactMethod.address,
+        NotificationRule.id,
+        NotificationRule.urgency,
+        NotificationRule.delay_minutes,
+    )
+    .outerjoin(
+        ContactMethod,
+        and_(
+            ContactMethod.user_id == User.id,
+            ContactMethod.verified_at.is_not(None),
+            ContactMethod.disabled_at.is_(None),
+        ),
+    )
+    .outerjoin(NotificationRule, NotificationRule.contact_method_id == ContactMethod.id)
+    .where(User.id.in_(bindparam("ids", expanding=True)))
+)

@@ -23,6 +23,7 @@ from app.core.db import session_clock
 from app.incidents.lifecycle import IncidentState
 from app.incidents.models import Incident
 from app.integrations.twilio import sms_text
+from app.notify import outbox
 from app.notify.base import MessageKind
 from app.notify.channel_models import SmsReplyCode
 from app.notify.models import Notification, NotificationStatus
@@ -34,6 +35,7 @@ _CODED_KINDS = (MessageKind.PAGE, MessageKind.SUMMARY)
 
 def install() -> None:
     """Allocate codes whenever SMS pages are flushed (idempotent)."""
+    outbox.COMPLETED_AT_FLUSH.add(ContactType.SMS)
     if not event.contains(Session, "before_flush", _allocate_on_flush):
         event.listen(Session, "before_flush", _allocate_on_flush)
 
