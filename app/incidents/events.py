@@ -564,17 +564,26 @@ def json_key(field_name: str) -> str:
 
 
 def _encode(value: Any) -> Any:
+    # Most values are plain; an Enum may be a str too, so it is asked first.
     if isinstance(value, Enum):
         return value.value
+    if value is None or isinstance(value, str | int | float):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
-    if is_dataclass(value) and not isinstance(value, type):
-        return {json_key(f.name): _encode(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, tuple | list):
         return [_encode(item) for item in value]
     if isinstance(value, dict):
         return {str(k): _encode(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return {key: _encode(getattr(value, name)) for name, key in _json_fields(type(value))}
     return value
+
+
+@functools.cache
+def _json_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    # A storm encodes thousands of events: the fields of each class are looked up once.
+    return tuple((f.name, json_key(f.name)) for f in fields(cls))
 
 
 D = TypeVar("D")

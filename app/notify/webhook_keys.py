@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,13 +45,6 @@ class KeyOwner:
     @classmethod
     def target(cls, escalation_policy_id: int, address: str) -> KeyOwner:
         return cls(escalation_policy_id=escalation_policy_id, address=address)
-
-    def matches(self) -> ColumnElement[bool]:
-        if self.contact_method_id is not None:
-            return WebhookSigningKey.contact_method_id == self.contact_method_id
-        return (WebhookSigningKey.escalation_policy_id == self.escalation_policy_id) & (
-            WebhookSigningKey.address == self.address
-        )
 
 
 class WebhookSigning:
@@ -89,18 +82,34 @@ def new_secret() -> str:
 async def _valid_rows(
     session: AsyncSession, owner: KeyOwner, now: datetime
 ) -> list[WebhookSigningKey]:
-    return list(
-        (
-            await session.scalars(
-                select(WebhookSigningKey)
-                .where(
-                    owner.matches(),
-                    or_(WebhookSigningKey.retires_at.is_(None), WebhookSigningKey.retires_at > now),
-                )
-                .order_by(WebhookSigningKey.created_at.desc(), WebhookSigningKey.id.desc())
-            )
-        ).all()
+    if owner.contact_method_id is not None:
+        stmt, values = _METHOD_KEYS, {"method_id": owner.contact_method_id}
+    else:
+        stmt = _TARGET_KEYS
+        values = {"policy_id": owner.escalation_policy_id, "address": owner.address}
+    return list((await session.scalars(stmt, {**values, "now": now})).all())
+
+
+def _valid_keys(owner: ColumnElement[bool]) -> Select[tuple[WebhookSigningKey]]:
+    return (
+        select(WebhookSigningKey)
+        .where(
+            owner,
+            or_(
+                WebhookSigningKey.retires_at.is_(None),
+                WebhookSigningKey.retires_at > bindparam("now"),
+            ),
+        )
+        .order_by(WebhookSigningKey.created_at.desc(), WebhookSigningKey.id.desc())
     )
+
+
+# Built once: every dispatcher pass that sends a webhook reads its keys.
+_METHOD_KEYS = _valid_keys(WebhookSigningKey.contact_method_id == bindparam("method_id"))
+_TARGET_KEYS = _valid_keys(
+    (WebhookSigningKey.escalation_policy_id == bindparam("policy_id"))
+    & (WebhookSigningKey.address == bindparam("address"))
+)
 
 
 async def _create_current(
