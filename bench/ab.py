@@ -76,7 +76,9 @@ def burst(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("trees", nargs="+", type=Path)
-    parser.add_argument("--phase", choices=sorted(PHASES), default="single")
+    parser.add_argument(
+        "--phase", choices=sorted(PHASES), nargs="+", default=["single"], help="alternated"
+    )
     parser.add_argument("--bursts", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--conn", type=int, default=16)
@@ -94,24 +96,30 @@ def main() -> None:
             stack.callback(server.stop)
             servers.append((server, seed(server, recorder.url)["key"]))
         for server, key in servers:
-            burst(server, key, args.phase, 2, args.conn)  # warm-up
-        cpu: list[list[float]] = [[] for _ in servers]
-        rates: list[list[float]] = [[] for _ in servers]
+            for phase in args.phase:
+                burst(server, key, phase, 2, args.conn)  # warm-up
+        runs = [(index, phase) for index in range(len(servers)) for phase in args.phase]
+        cpu: dict[tuple[int, str], list[float]] = {run: [] for run in runs}
+        rates: dict[tuple[int, str], list[float]] = {run: [] for run in runs}
         for _ in range(args.bursts):
-            for index, (server, key) in enumerate(servers):
-                ms, rate = burst(server, key, args.phase, args.seconds, args.conn)
-                cpu[index].append(ms)
-                rates[index].append(rate)
+            for index, phase in runs:
+                server, key = servers[index]
+                ms, rate = burst(server, key, phase, args.seconds, args.conn)
+                cpu[(index, phase)].append(ms)
+                rates[(index, phase)].append(rate)
     recorder.close()
-    print(f"{today()} {machine()} phase={args.phase} bursts={args.bursts}x{args.seconds}s")
-    first = statistics.median(cpu[0])
-    for tree, spent, rate in zip(args.trees, cpu, rates, strict=True):
-        median = statistics.median(spent)
-        print(
-            f"{tree!s:30} cpu/request median {median:6.3f} ms "
-            f"(min {min(spent):.3f} max {max(spent):.3f}) ratio {median / first:.3f} "
-            f"rps mean {statistics.fmean(rate):7.1f}"
-        )
+    print(f"{today()} {machine()} bursts={args.bursts}x{args.seconds}s")
+    for phase in args.phase:
+        first = statistics.median(cpu[(0, phase)])
+        first_rate = statistics.fmean(rates[(0, phase)])
+        for index, tree in enumerate(args.trees):
+            spent, rate = cpu[(index, phase)], rates[(index, phase)]
+            median, mean_rate = statistics.median(spent), statistics.fmean(rate)
+            print(
+                f"{phase:7} {tree!s:24} cpu/request median {median:6.3f} ms "
+                f"(min {min(spent):.3f} max {max(spent):.3f}) ratio {median / first:.3f}; "
+                f"rps mean {mean_rate:7.1f} ratio {mean_rate / first_rate:.3f}"
+            )
 
 
 if __name__ == "__main__":
