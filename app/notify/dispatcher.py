@@ -143,7 +143,13 @@ class Dispatcher:
         sending = {asyncio.ensure_future(deliver(item)) for item in claimed}
         errors: list[BaseException] = []
         while sending:
-            finished, sending = await asyncio.wait(sending, timeout=RECORD_EVERY_SECONDS)
+            try:
+                finished, sending = await asyncio.wait(sending, timeout=RECORD_EVERY_SECONDS)
+            except asyncio.CancelledError:
+                # Stopping: the sends in flight stop with the pass, as they would in a gather.
+                for task in sending:
+                    task.cancel()
+                raise
             sent: list[tuple[Claimed, DeliveryResult]] = []
             for task in finished:
                 if (error := task.exception()) is not None:
