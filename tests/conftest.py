@@ -14,6 +14,7 @@ import pytest
 from app.core.clock import ManualClock
 from app.core.db import Database, make_engine
 from app.core.settings import Environment, Settings
+from app.integrations.slack import background
 from app.main import Overrides, create_app
 from app.notify.console import ConsoleProvider
 from app.wiring import wire
@@ -33,6 +34,14 @@ wire()
 
 def _worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(autouse=True)
+def _slack_answers_wait_for_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slack's 3-second window for an inline answer is wall-clock time; on a loaded CI machine
+    the first command of a test could miss it and answer "working on it" instead, failing a
+    test about what the command does. Tests of the deferral set their own short window."""
+    monkeypatch.setattr(background, "INLINE_SECONDS", 30.0)
 
 
 @pytest.fixture(scope="session")
