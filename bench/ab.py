@@ -83,8 +83,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--conn", type=int, default=16)
     parser.add_argument("--env", action="append", default=[], help="K=V for every server")
+    parser.add_argument(
+        "--env-of",
+        action="append",
+        default=[],
+        help="N:K=V for the server of the Nth tree (from 0): the same tree twice, one knob apart",
+    )
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.env)
+    own: dict[int, dict[str, str]] = {}
+    for item in args.env_of:
+        index, _, setting = item.partition(":")
+        own.setdefault(int(index), {}).update([setting.split("=", 1)])
     recorder = PageRecorder()
     with ExitStack() as stack:
         servers: list[tuple[Server, str]] = []
@@ -92,7 +102,8 @@ def main() -> None:
             url = stack.enter_context(postgres_database(f"baton_ab_{index}"))
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(BARE_TABLE)
-            server = Server(url, extra_env=extra, root=tree.resolve()).start()
+            env = {**extra, **own.get(index, {})}
+            server = Server(url, extra_env=env, root=tree.resolve()).start()
             stack.callback(server.stop)
             servers.append((server, seed(server, recorder.url)["key"]))
         for server, key in servers:

@@ -19,6 +19,11 @@ SCHEMA_UP_TO_DATE = Gauge(
 ALERTS_RECEIVED = Counter(
     "baton_alerts_received_total", "Alerts received from integrations", ["kind", "action"]
 )
+INGEST_BATCH_REQUESTS = Histogram(
+    "baton_ingest_batch_requests",
+    "Inbound alert requests that shared one transaction (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 INCIDENTS_OPENED = Counter("baton_incidents_opened_total", "Incidents opened")
 ESCALATIONS = Counter("baton_escalations_total", "Escalation steps run by the engine")
 ESCALATIONS_EXHAUSTED = Counter(

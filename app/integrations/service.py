@@ -33,7 +33,7 @@ from app.core.crypto import SecretBox
 from app.core.db import Database, on_commit, session_clock
 from app.core.errors import NotFound, RateLimited, Unauthenticated
 from app.core.groupcommit import GroupCommit
-from app.core.metrics import ALERTS_RECEIVED
+from app.core.metrics import ALERTS_RECEIVED, INGEST_BATCH_REQUESTS
 from app.core.security import hash_secret
 from app.deploys import service as deploys
 from app.deploys.models import DeploySource
@@ -270,6 +270,7 @@ class Gateway:
     async def _ingest_together(
         self, items: Sequence[tuple[KnownKey, InboundBatch]]
     ) -> list[alerts.IngestResult | BaseException]:
+        INGEST_BATCH_REQUESTS.observe(len(items))
         if len(items) > 1:
             try:
                 return list(await self._ingest_in_one_transaction(items))
