@@ -81,9 +81,9 @@ async def ingest(
 
 async def ingest_many(session: AsyncSession, deliveries: Sequence[Delivery]) -> list[IngestResult]:
     """Ingest requests that arrived together, in one transaction, as if one after the other;
-    they must not name the same alert or group. What they share is read once: the firing alerts
-    they name, the open incidents of their groups, and the incidents they open are inserted
-    together (``incidents.open_incidents``)."""
+    they must not name the same alert, nor the same group unless each of them only triggers.
+    What they share is read once: the firing alerts they name, the open incidents of their
+    groups, and the incidents they open are inserted together (``incidents.open_incidents``)."""
     now = session_clock(session).now()
     latest = [_last_per_key(d.batch.alerts) for d in deliveries]
     open_alerts = await _firing_alerts_of(session, deliveries, latest)
@@ -270,15 +270,25 @@ async def _open_or_join(session: AsyncSession, groups: list[_Group], now: dateti
         keys = [g.group_key for g in service_groups if g.group_key is not None]
         open_by_key = await _open_group_incidents(session, service.id, keys)
         opening: list[_Group] = []
+        # Later requests of a group that an earlier one of this batch opens join its incident.
+        opener: dict[str, _Group] = {}
+        followers: list[tuple[_Group, _Group]] = []
         for group in service_groups:
             incident = open_by_key.get(group.group_key) if group.group_key is not None else None
-            if incident is None:
+            if incident is not None:
+                incident.alert_count += len(group.alerts)
+                incident.last_alert_at = now
+                incident.updated_at = now
+                group.incident = incident
+            elif group.group_key is not None and group.group_key in opener:
+                followers.append((group, opener[group.group_key]))
+            else:
                 opening.append(group)
-                continue
-            incident.alert_count += len(group.alerts)
-            incident.last_alert_at = now
-            incident.updated_at = now
-            group.incident = incident
+                if group.group_key is not None:
+                    opener[group.group_key] = group
+        joining: dict[int, int] = {}
+        for group, first in followers:
+            joining[id(first)] = joining.get(id(first), 0) + len(group.alerts)
         opened = await incidents.open_incidents(
             session,
             service,
@@ -289,7 +299,7 @@ async def _open_or_join(session: AsyncSession, groups: list[_Group], now: dateti
                         urgency_for(service.urgency_rule, (a.severity for a in g.alerts))
                     ),
                     group_key=g.group_key,
-                    alert_count=len(g.alerts),
+                    alert_count=len(g.alerts) + joining.get(id(g), 0),
                 )
                 for g in opening
             ],
@@ -300,6 +310,8 @@ async def _open_or_join(session: AsyncSession, groups: list[_Group], now: dateti
         for group, incident in zip(opening, opened, strict=True):
             group.incident = incident
             group.result.created_incidents.append(incident.id)
+        for group, first in followers:
+            group.incident = first.incident
     await _attach(session, groups, now)
     for group in groups:
         assert group.incident is not None

@@ -4,8 +4,14 @@ Each caller waits for the transaction that holds its item and gets its own resul
 only after that commit. Nothing waits on purpose: when the database is idle a lone item starts a
 transaction at once, and under load items gather while the previous transactions run, so the
 cost of a transaction (its round trips, its commit, the statements a batch can share) is paid
-once for many. ``max_in_flight`` transactions run at a time. Items that share a key (``keys``:
-the rows they may lock or create) go in different transactions, in the order they came.
+once for many. Up to ``max_in_flight`` transactions run at a time, but one beside another in
+flight starts only once it would carry as many items as the smallest in flight: under load a
+free slot would otherwise take each item as it comes, alone, and pay a whole transaction for it.
+
+Items that share a key (``keys``: the rows they may lock or create) go in different
+transactions, in the order they came. A shared key (``shared_keys``) lets items that hold it
+share a transaction with each other, never with one holding it as a plain key, and never runs
+in two transactions at once.
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ class GroupCommit(Generic[Item, Result]):
         keys: Callable[[Item], set[Hashable]],
         max_batch: int,
         max_in_flight: int,
+        shared_keys: Callable[[Item], set[Hashable]] | None = None,
     ) -> None:
         """``run`` commits a batch and returns, in the items' order, each one's result or the
         error it raised."""
         self._run = run
         self._keys = keys
+        self._shared_keys = shared_keys
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._queue: list[_Waiting[Item, Result]] = []
@@ -69,36 +77,58 @@ class GroupCommit(Generic[Item, Result]):
 
     def _start(self) -> None:
         while self._queue and self._in_flight < self._max_in_flight:
-            batch, keys = self._take()
+            # Enough to start beside the batches in flight; checked first on the queue's length
+            # (which bounds the batch), as every arrival comes here.
+            enough = min(self._sizes_in_flight.values(), default=1)
+            if len(self._queue) < enough:
+                return  # it gathers more while the smallest batch in flight runs
+            batch, left, keys = self._take()
             if not batch:
                 return  # what is queued waits for a batch in flight to release its keys
+            if len(batch) < enough:
+                return
+            self._queue = left
             self._in_flight += 1
-            task = asyncio.create_task(self._commit(batch, keys))
+            self._keys_in_flight[id(batch)] = keys
+            self._sizes_in_flight[id(batch)] = len(batch)
+            task = asyncio.create_task(self._commit(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _take(self) -> tuple[list[_Waiting[Item, Result]], set[Hashable]]:
+    def _take(
+        self,
+    ) -> tuple[list[_Waiting[Item, Result]], list[_Waiting[Item, Result]], set[Hashable]]:
+        """The next batch, the items it leaves queued, and the keys the batch holds."""
         batch: list[_Waiting[Item, Result]] = []
         left: list[_Waiting[Item, Result]] = []
         taken: set[Hashable] = set()
-        # Keys held by batches in flight, by the items taken, and by those left behind: an
-        # item after one left behind with the same key waits too, so that the two keep their
-        # order.
-        claimed: set[Hashable] = set().union(*self._keys_in_flight.values())
+        # Keys held by batches in flight (of either kind), by the items taken, and by those
+        # left behind: an item after one left behind with the same key waits too, so that the
+        # two keep their order.
+        held: set[Hashable] = set().union(*self._keys_in_flight.values())
+        claimed: set[Hashable] = set()
+        shared_claimed: set[Hashable] = set()
         for waiting in self._queue:
             keys = self._keys(waiting.item)
-            if len(batch) < self._max_batch and claimed.isdisjoint(keys):
+            shared = self._shared_keys(waiting.item) if self._shared_keys else set()
+            fits = (
+                len(batch) < self._max_batch
+                and keys.isdisjoint(held)
+                and keys.isdisjoint(claimed)
+                and keys.isdisjoint(shared_claimed)
+                and shared.isdisjoint(held)
+                and shared.isdisjoint(claimed)
+            )
+            if fits:
                 batch.append(waiting)
-                taken |= keys
+                taken |= keys | shared
             else:
                 left.append(waiting)
             claimed |= keys
-        self._queue = left
-        return batch, taken
+            shared_claimed |= shared
+        return batch, left, taken
 
-    async def _commit(self, batch: list[_Waiting[Item, Result]], keys: set[Hashable]) -> None:
-        self._keys_in_flight[id(batch)] = keys
-        self._sizes_in_flight[id(batch)] = len(batch)
+    async def _commit(self, batch: list[_Waiting[Item, Result]]) -> None:
         try:
             outcomes = await self._run([w.item for w in batch])
             self.batches += 1

@@ -175,12 +175,28 @@ class TokenBucket:
 
 
 def _ingest_keys(item: tuple[KnownKey, InboundBatch]) -> set[Hashable]:
-    """The rows an inbound request may lock or create: its alerts and its group."""
+    """The rows an inbound request may lock or create, for it alone: its alerts, and its group
+    when it resolves or acknowledges (whether the group's incident is still open then depends
+    on the order the requests came in)."""
     known, batch = item
     keys: set[Hashable] = {(known.service_id, "alert", a.dedup_key) for a in batch.alerts}
-    if batch.group_key is not None:
+    if batch.group_key is not None and not _only_triggers(batch):
         keys.add((known.service_id, "group", batch.group_key))
     return keys
+
+
+def _shared_ingest_keys(item: tuple[KnownKey, InboundBatch]) -> set[Hashable]:
+    """The group of a request that only triggers: such requests of one group share a
+    transaction (the first opens the incident, the rest join it, as one after the other would),
+    as a storm's webhooks of a few groups do."""
+    known, batch = item
+    if batch.group_key is not None and _only_triggers(batch):
+        return {(known.service_id, "group", batch.group_key)}
+    return set()
+
+
+def _only_triggers(batch: InboundBatch) -> bool:
+    return all(a.action is AlertAction.TRIGGER for a in batch.alerts)
 
 
 class Gateway:
@@ -199,6 +215,7 @@ class Gateway:
             GroupCommit(
                 self._ingest_together,
                 keys=_ingest_keys,
+                shared_keys=_shared_ingest_keys,
                 max_batch=INGEST_BATCH,
                 max_in_flight=max_in_flight,
             )

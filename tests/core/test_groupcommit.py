@@ -98,3 +98,85 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_batch() -> None:
     with pytest.raises(asyncio.CancelledError):
         await leaving
     assert recorder.batches == [["a"], ["b"]]
+
+
+class Gate:
+    """A ``run`` that holds each batch until that batch is released by its index."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.gates: list[asyncio.Event] = []
+
+    async def run(self, items: Sequence[str]) -> list[str | BaseException]:
+        self.batches.append(list(items))
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        await gate.wait()
+        return [i.upper() for i in items]
+
+    async def release(self, index: int) -> None:
+        self.gates[index].set()
+        await settle()
+
+
+async def test_a_batch_beside_one_in_flight_waits_until_it_would_carry_as_many() -> None:
+    gate = Gate()
+    together = GroupCommit(gate.run, keys=key, max_batch=10, max_in_flight=2)
+    tasks = [asyncio.create_task(together.submit("a"))]
+    await settle()
+    tasks.append(asyncio.create_task(together.submit("b")))
+    await settle()
+    assert gate.batches == [["a"], ["b"]], "beside a lone item, a lone item starts"
+    tasks += [asyncio.create_task(together.submit(i)) for i in ("c", "d", "e")]
+    await settle()
+    await gate.release(0)
+    assert gate.batches[2:] == [["c", "d", "e"]]
+    await gate.release(1)
+    for item in ("f", "g"):
+        tasks.append(asyncio.create_task(together.submit(item)))
+        await settle()
+        assert len(gate.batches) == 3, "two items do not start beside a batch of three"
+    tasks.append(asyncio.create_task(together.submit("h")))
+    await settle()
+    assert gate.batches[3:] == [["f", "g", "h"]]
+    await gate.release(2)
+    await gate.release(3)
+    assert [await t for t in tasks] == [i.upper() for i in "abcdefgh"]
+
+
+def group(item: str) -> set[Hashable]:
+    """``g+1`` holds g shared; ``g!1`` holds it alone."""
+    return {item[0]} if "+" in item else set()
+
+
+def plain(item: str) -> set[Hashable]:
+    return {item[0]} if "!" in item else set()
+
+
+async def test_items_that_share_a_key_share_a_batch_but_never_with_one_that_holds_it() -> None:
+    gate = Gate()
+    together = GroupCommit(gate.run, keys=plain, shared_keys=group, max_batch=10, max_in_flight=1)
+    tasks = [asyncio.create_task(together.submit("x"))]
+    await settle()
+    items = ("g+1", "g+2", "h+1", "g!3", "g+4", "h+2")
+    tasks += [asyncio.create_task(together.submit(i)) for i in items]
+    await settle()
+    for index in range(4):
+        if index < len(gate.batches):
+            await gate.release(index)
+    assert gate.batches == [["x"], ["g+1", "g+2", "h+1", "h+2"], ["g!3"], ["g+4"]]
+    await asyncio.gather(*tasks)
+
+
+async def test_a_shared_key_in_flight_keeps_the_next_holders_for_a_later_batch() -> None:
+    gate = Gate()
+    together = GroupCommit(gate.run, keys=plain, shared_keys=group, max_batch=10, max_in_flight=2)
+    first = asyncio.create_task(together.submit("g+1"))
+    await settle()
+    later = [asyncio.create_task(together.submit(i)) for i in ("g+2", "g+3")]
+    await settle()
+    assert gate.batches == [["g+1"]], "a shared key never runs in two transactions at once"
+    await gate.release(0)
+    assert gate.batches == [["g+1"], ["g+2", "g+3"]]
+    await gate.release(1)
+    assert [await t for t in [first, *later]] == ["G+1", "G+2", "G+3"]
