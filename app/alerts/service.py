@@ -10,9 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.alerts.grouping import (
     AlertAction,
@@ -153,8 +166,48 @@ async def _firing_alerts(
 ) -> dict[str, Alert]:
     if not keys:
         return {}
-    rows = await session.scalars(_FIRING_ALERTS, {"service_id": service_id, "keys": keys})
+    statement, named = _by_key(session, _FIRING_ALERTS, _FIRING_ALERTS_BY_KEY, keys)
+    rows = await session.scalars(statement, {"service_id": service_id, "keys": named})
     return {a.dedup_key: a for a in rows}
+
+
+def _by_key(
+    session: AsyncSession, listed: Select[Any], one_by_one: Select[Any], keys: list[str]
+) -> tuple[Select[Any], list[str]]:
+    """The statement for the database, and the keys as it takes them. On PostgreSQL each key
+    is looked up on its own (``_one_by_one``), in sorted order: every batch then locks the rows
+    it names in one order, and two batches never wait on each other in a circle."""
+    if session.get_bind().dialect.name == "postgresql":
+        return one_by_one, sorted(set(keys))
+    return listed, keys
+
+
+def _one_by_one(
+    entity: type[Alert] | type[Incident], key_column: str, *conditions: ColumnElement[bool]
+) -> Select[Any]:
+    """PostgreSQL: the rows of ``entity`` whose ``key_column`` is one of the bound ``keys``,
+    with ``conditions``, locked, looked up one key at a time in a unique partial index.
+
+    Asked as one ``key = ANY(...)``, the planner weighs those look-ups against scanning every
+    row the index holds (every firing alert, every open incident of the service), and in a
+    storm it misjudges how many that is: a table not analysed since it filled, or statistics
+    from before the storm. The scan it then picks grows with each row the storm brings: 10 ms
+    and more per batch at 35,000 firing alerts, 3 ms at 8,000 open incidents. Per key, with both
+    of the unique index's columns given, no plan beats the index."""
+    table = entity.__table__
+    named = (
+        func.unnest(bindparam("keys", type_=postgresql.ARRAY(String)))
+        .table_valued("key")
+        .render_derived()
+    )
+    found = (
+        select(table)
+        .where(table.c[key_column] == named.c.key, *conditions)
+        .limit(1)
+        .with_for_update()
+        .lateral("found")
+    )
+    return select(aliased(entity, found)).select_from(named).join(found, true())
 
 
 # Built once: every inbound batch runs them, and building a statement costs about as much CPU
@@ -166,8 +219,15 @@ _FIRING_ALERTS = (
         Alert.dedup_key.in_(bindparam("keys", expanding=True)),
         Alert.status == FIRING_LITERAL,
     )
+    # Locks in id order, the order every batch takes them in (SQLite has one writer anyway).
     .order_by(Alert.id)
     .with_for_update()
+)
+_FIRING_ALERTS_BY_KEY = _one_by_one(
+    Alert,
+    "dedup_key",
+    Alert.__table__.c.service_id == bindparam("service_id"),
+    Alert.__table__.c.status == FIRING_LITERAL,
 )
 
 
@@ -323,7 +383,8 @@ async def _open_group_incidents(
 ) -> dict[str, Incident]:
     if not group_keys:
         return {}
-    rows = await session.scalars(_OPEN_GROUPS, {"service_id": service_id, "keys": group_keys})
+    statement, named = _by_key(session, _OPEN_GROUPS, _OPEN_GROUPS_BY_KEY, group_keys)
+    rows = await session.scalars(statement, {"service_id": service_id, "keys": named})
     return {incident.group_key: incident for incident in rows if incident.group_key is not None}
 
 
@@ -334,10 +395,14 @@ _OPEN_GROUPS = (
         Incident.group_key.in_(bindparam("keys", expanding=True)),
         Incident.state != RESOLVED_LITERAL,
     )
-    # Locks in id order, the order every batch takes them in: two batches never wait on each
-    # other in a circle.
     .order_by(Incident.id)
     .with_for_update()
+)
+_OPEN_GROUPS_BY_KEY = _one_by_one(
+    Incident,
+    "group_key",
+    Incident.__table__.c.service_id == bindparam("service_id"),
+    Incident.__table__.c.state != RESOLVED_LITERAL,
 )
 
 
