@@ -18,7 +18,6 @@ from sqlalchemy import (
     String,
     bindparam,
     func,
-    insert,
     select,
     true,
     update,
@@ -39,7 +38,7 @@ from app.alerts.grouping import (
 )
 from app.alerts.models import FIRING_LITERAL, Alert, AlertStatus
 from app.catalog.models import Service
-from app.core.db import session_clock
+from app.core.db import insert_rows, session_clock
 from app.escalation.policy import PolicySnapshot
 from app.incidents import events, timeline
 from app.incidents import service as incidents
@@ -409,9 +408,9 @@ _OPEN_GROUPS_BY_KEY = _one_by_one(
 async def _attach(session: AsyncSession, groups: list[_Group], now: datetime) -> None:
     # A plain table insert, one for all: nothing needs alert objects afterwards, and a storm of
     # large groups must not pay for the ORM's bookkeeping row by row.
-    connection = await session.connection()
-    await connection.execute(
-        insert(Alert.__table__),
+    await insert_rows(
+        session,
+        Alert.__table__,
         [
             {
                 "service_id": group.delivery.service.id,

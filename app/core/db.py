@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
+from psycopg import sql as psycopg_sql
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     event,
+    insert,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -230,6 +232,53 @@ async def insert_ignoring_duplicates(
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     connection = await session.connection()
     await connection.execute(insert(table).on_conflict_do_nothing(index_elements=unique), rows)
+
+
+async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Many rows into ``table`` whose ids nobody needs back, in their order, in the session's
+    transaction: PostgreSQL's COPY, about half the CPU of an insert per row (what psycopg's
+    executemany sends) at a storm's 10 to 200 rows; one executemany elsewhere. Every row names
+    the same columns; a column's Python-side default fills one left out, as in an INSERT."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        await connection.execute(insert(table), rows)
+        return
+    named = list(rows[0])
+    defaults = {
+        column.name: column.default
+        for column in table.columns
+        if column.name not in named and column.default is not None and not column.primary_key
+    }
+    columns = [table.c[name] for name in [*named, *defaults]]
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+    filled = {name: _default_value(default) for name, default in defaults.items()}
+    command = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(table.name),
+        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(c.name) for c in columns),
+    )
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    async with driver.cursor() as cursor, cursor.copy(command) as copy:
+        for row in rows:
+            values = [row[name] for name in named] + [filled[name] for name in defaults]
+            await copy.write_row(
+                [
+                    value if process is None else process(value)
+                    for value, process in zip(values, processors, strict=True)
+                ]
+            )
+
+
+def _default_value(default: Any) -> Any:
+    if default.is_scalar:
+        return default.arg
+    if default.is_callable:
+        return default.arg(None)
+    raise ValueError(f"a column default COPY cannot compute: {default!r}")
 
 
 class Database:

@@ -93,10 +93,16 @@ def plain_line(value: str) -> str:
 def sanitize_text(value: str) -> str:
     """What an alert source sends is stored, never refused for its characters: the unsafe ones
     become U+FFFD."""
+    # Every unsafe character and line break is one Python does not count printable (a test
+    # checks), and most text has none: this is the cheap way past it.
+    if value.isprintable():
+        return value
     return _UNSAFE_TEXT.sub(REPLACEMENT, value)
 
 
 def sanitize_line(value: str) -> str:
+    if value.isprintable():
+        return value
     return sanitize_text(_LINE_BREAKS.sub(" ", value))
 
 

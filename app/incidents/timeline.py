@@ -12,9 +12,10 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import insert_rows
 from app.incidents import render
 from app.incidents.events import (
     ActedEvent,
@@ -78,8 +79,7 @@ async def appended_together(session: AsyncSession) -> AsyncIterator[None]:
     if rows:
         # Events appended before the block, still pending in the session, keep their place.
         await session.flush()
-        connection = await session.connection()
-        await connection.execute(insert(IncidentEvent.__table__), rows)
+        await insert_rows(session, IncidentEvent.__table__, rows)
 
 
 def typed(row: IncidentEvent) -> Event | None:

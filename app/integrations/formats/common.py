@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from app.alerts.grouping import InboundAlert, InboundBatch
@@ -45,6 +46,15 @@ def parse_time(value: Any, field: str) -> datetime | None:
         raise InvalidPayload(f"{field} must be an RFC 3339 timestamp")
     if value.startswith(ZERO_TIME_PREFIX):
         return None
+    try:
+        return _rfc3339(value)
+    except ValueError:
+        raise InvalidPayload(f"{field} is not an RFC 3339 timestamp: {value!r}") from None
+
+
+@lru_cache(maxsize=4096)
+def _rfc3339(value: str) -> datetime:
+    # Cached: the alerts of one storm mostly share a few start times.
     text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
     # Go emits nanoseconds; Python takes at most microseconds.
     if "." in text:
@@ -54,10 +64,7 @@ def parse_time(value: Any, field: str) -> datetime | None:
         text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
         text = text[:-2] + ":" + text[-2:]  # +0000 -> +00:00 (PagerDuty's example format)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidPayload(f"{field} is not an RFC 3339 timestamp: {value!r}") from None
+    parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
