@@ -18,7 +18,7 @@ from sqlalchemy import Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.models import Service
-from app.core.db import insert_ignoring_duplicates
+from app.core.db import insert_ignoring_duplicates, insert_rows
 from app.escalation.policy import PolicySnapshot, StepSnapshot
 from app.incidents import events
 from app.incidents.decide import Audience, OnCall
@@ -104,9 +104,7 @@ async def _insert_pages(session: AsyncSession, together: _Together) -> None:
     for page, tell in together.waiting:
         tell(page.id)
     for rows_table, rows in together.of_pages.items():
-        await connection.execute(
-            insert(rows_table), [{**row, "page_id": page.id} for page, row in rows]
-        )
+        await insert_rows(session, rows_table, [{**row, "page_id": page.id} for page, row in rows])
 
 
 _PAGE_COLUMNS = (
