@@ -9,6 +9,7 @@ service's own settings (its policy, urgency rule) reach new incidents within the
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import secrets
 import string
@@ -329,8 +330,8 @@ class Gateway:
             for known, _ in items:
                 self._touch(session, known)
         for known, batch in items:
-            for alert in batch.alerts:
-                ALERTS_RECEIVED.labels(kind=known.kind, action=alert.action).inc()
+            for action, count in collections.Counter(a.action for a in batch.alerts).items():
+                ALERTS_RECEIVED.labels(kind=known.kind, action=action).inc(count)
         return results
 
     async def _service(self, session: AsyncSession, known: KnownKey) -> Service:
