@@ -4,6 +4,7 @@ with its own incidents only after that commit."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -110,6 +111,39 @@ async def test_a_storm_of_webhooks_shares_transactions_and_pages_for_each_incide
     assert paged == set(by_id), "every incident paged Alice once"
 
 
+class HeldIngest:
+    """The gateway's ingest transactions one at a time, each held until ``release`` is set;
+    ``batches`` notes how many requests each carried."""
+
+    def __init__(self, app: Any) -> None:
+        self.together = app.state.gateway._together
+        self.together._max_in_flight = 1
+        self.release = asyncio.Event()
+        self.batches: list[int] = []
+        commit = self.together._run
+
+        async def held(items: Any) -> Any:
+            await self.release.wait()
+            self.batches.append(len(items))
+            return await commit(items)
+
+        self.together._run = held
+
+    async def until(self, reached: Callable[[Any], bool]) -> None:
+        """Wait (the requests reach the queue after their key check) until ``reached``."""
+        for _ in range(1_000):
+            if reached(self.together):
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError("the requests did not reach the group commit's queue")
+
+    async def blocker(self, client: httpx.AsyncClient, headers: dict[str, str]) -> Any:
+        """A request of another group, in flight and held: what comes next waits behind it."""
+        first = asyncio.create_task(client.post(AM, json=webhook("other", "a"), headers=headers))
+        await self.until(lambda together: together.in_flight_items == 1)
+        return first
+
+
 async def test_new_alerts_of_one_group_that_share_a_transaction_open_one_incident(
     client: httpx.AsyncClient,
     app: Any,
@@ -119,34 +153,16 @@ async def test_new_alerts_of_one_group_that_share_a_transaction_open_one_inciden
 ) -> None:
     await setup.only_alice(client)
     headers = {"Authorization": f"Bearer {setup.key}"}
-    together = app.state.gateway._together
-    together._max_in_flight = 1  # so that all four wait behind the first, and go as one
-    release = asyncio.Event()
-    commit = together._run
-    batches: list[int] = []
-
-    async def held(items: Any) -> Any:
-        await release.wait()
-        batches.append(len(items))
-        return await commit(items)
-
-    together._run = held
-    first = asyncio.create_task(client.post(AM, json=webhook("other", "a"), headers=headers))
-    for _ in range(1_000):
-        if together.in_flight_items == 1:
-            break
-        await asyncio.sleep(0.005)
+    # One transaction at a time, so that all four wait behind the first and go as one.
+    held = HeldIngest(app)
+    first = await held.blocker(client, headers)
     bodies = [webhook("g0", f"a{i}") for i in range(4)]
     sending = asyncio.gather(*(client.post(AM, json=b, headers=headers) for b in bodies))
-    for _ in range(1_000):
-        if together.waiting == len(bodies):
-            break
-        await asyncio.sleep(0.005)
-    assert together.waiting == len(bodies)
-    release.set()
+    await held.until(lambda together: together.waiting == len(bodies))
+    held.release.set()
     answers = [await first, *await sending]
     assert [a.status_code for a in answers] == [200] * 5
-    assert batches == [1, 4], "the four requests of g0 shared one transaction"
+    assert held.batches == [1, 4], "the four requests of g0 shared one transaction"
 
     created = [a.json()["created_incidents"] for a in answers[1:]]
     assert sorted(len(c) for c in created) == [0, 0, 0, 1], "one of them opened g0's incident"
@@ -181,41 +197,20 @@ async def test_a_trigger_after_a_resolve_of_its_group_waits_for_it(
     headers = {"Authorization": f"Bearer {setup.key}"}
     opened = await client.post(AM, json=webhook("g1", "a"), headers=headers)
     (incident_id,) = opened.json()["created_incidents"]
-    together = app.state.gateway._together
-    together._max_in_flight = 1
-    release = asyncio.Event()
-    commit = together._run
-    batches: list[int] = []
-
-    async def held(items: Any) -> Any:
-        await release.wait()
-        batches.append(len(items))
-        return await commit(items)
-
-    together._run = held
-    first = asyncio.create_task(client.post(AM, json=webhook("other", "a"), headers=headers))
-    for _ in range(1_000):
-        if together.in_flight_items == 1:
-            break
-        await asyncio.sleep(0.005)
+    held = HeldIngest(app)
+    first = await held.blocker(client, headers)
     resolved = webhook("g1", "a")
     resolved["status"] = "resolved"
     resolved["alerts"][0]["status"] = "resolved"
     resolved["alerts"][0]["endsAt"] = "2026-03-14T09:30:00Z"
     resolving = asyncio.create_task(client.post(AM, json=resolved, headers=headers))
-    for _ in range(1_000):
-        if together.waiting == 1:
-            break
-        await asyncio.sleep(0.005)
+    await held.until(lambda together: together.waiting == 1)
     again = asyncio.create_task(client.post(AM, json=webhook("g1", "b"), headers=headers))
-    for _ in range(1_000):
-        if together.waiting == 2:
-            break
-        await asyncio.sleep(0.005)
-    release.set()
+    await held.until(lambda together: together.waiting == 2)
+    held.release.set()
     answers = [await first, await resolving, await again]
     assert [a.status_code for a in answers] == [200] * 3
-    assert batches == [1, 1, 1], "the resolve went alone, and the trigger after it"
+    assert held.batches == [1, 1, 1], "the resolve went alone, and the trigger after it"
     assert answers[1].json()["alerts"]["resolved"] == 1
     incident = await api(client, setup.admin, "GET", f"/api/v1/incidents/{incident_id}")
     assert incident["state"] == "resolved", "its last alert resolved at the source"
