@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Self
@@ -20,7 +21,10 @@ DETAILS_KEYS = 100
 
 def _plain_json(value: Any) -> Any:
     """Free-form details follow the API's rule for text: control and bidi characters are
-    refused, in keys and values alike (depth was bounded before parsing)."""
+    refused, in keys and values alike (depth was bounded before parsing); numbers are finite,
+    as JSON's are (Python's parser takes NaN and reads 1e400 as infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers in details must be finite (no NaN or Infinity)")
     if isinstance(value, str):
         return validation.plain_text(value)
     if isinstance(value, dict):

@@ -313,6 +313,15 @@ async def test_bad_reports_are_refused_with_clear_errors(
     for body, status_code, code in cases:
         answer = await world.client.post(DEPLOYS, headers=world.admin.headers, json=body)
         assert (answer.status_code, answer.json()["code"]) == (status_code, code), body
+    for number in ("NaN", "-Infinity", "1e400"):
+        # Python's json module (and so many scripts) writes NaN; JSON itself has no such number.
+        text = f'{{"service": "payments-api", "version": "v1", "details": {{"gauge": [{number}]}}}}'
+        answer = await world.client.post(
+            DEPLOYS,
+            headers=world.admin.headers | {"Content-Type": "application/json"},
+            content=text,
+        )
+        assert (answer.status_code, answer.json()["code"]) == (422, "validation_error"), text
     nothing = await api(world.client, world.admin, "GET", DEPLOYS)
     assert nothing["items"] == []
 

@@ -402,3 +402,36 @@ async def test_generic_events_and_heartbeats(
     assert back.json()["state"] == "ok"
     [done] = [i for i in await incidents(client, setup) if "Heartbeat" in i["title"]]
     assert done["state"] == "resolved"
+
+
+async def test_numbers_no_json_column_keeps_arrive_as_the_text_sent_and_still_page(
+    client: httpx.AsyncClient, setup: Setup, engine: Engine, webhook_receiver: WebhookReceiver
+) -> None:
+    """Python's json module writes NaN, a gauge overflows to 1e400, a counter prints 5,000
+    digits: the alert is stored (PostgreSQL's JSON columns refuse such numbers) and pages."""
+    created = await integration(client, setup.admin, setup.service["id"], "generic")
+    huge = "9" * 5000
+    body = (
+        '{"summary": "odd numbers", "dedup_key": "odd", "severity": "critical", "details": '
+        f'{{"nan": NaN, "up": Infinity, "down": -Infinity, "over": 1e400, "huge": {huge}, '
+        '"fine": 1.5, "count": 12}}'
+    )
+    answer = await client.post(
+        "/api/v1/integrations/generic", content=body, headers=bearer(created["key"])
+    )
+    assert answer.status_code == 202, answer.text
+    [incident] = await incidents(client, setup)
+    detail = await api(client, setup.admin, "GET", f"/api/v1/incidents/{incident['id']}")
+    assert detail["alerts"][0]["details"] == {
+        "nan": "NaN",
+        "up": "Infinity",
+        "down": "-Infinity",
+        "over": "1e400",
+        "huge": huge,
+        "fine": 1.5,
+        "count": 12,
+    }
+    await engine.tick()
+    await webhook_receiver.expect_event(path="/alice")
+    await engine.drain()
+    webhook_receiver.assert_nothing_sent()

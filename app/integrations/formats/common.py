@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import sys
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -30,12 +32,32 @@ def load_json_object(body: bytes) -> dict[str, Any]:
     if nests_deeper_than(body):
         raise InvalidPayload(too_deep_detail())
     try:
-        data = json.loads(body)
+        data = json.loads(
+            body, parse_constant=_as_text, parse_float=_finite_or_text, parse_int=_int_or_text
+        )
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidPayload(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidPayload("the request body must be a JSON object")
     return data
+
+
+# Numbers no database column of JSON keeps, from senders that write them anyway (Python's json
+# module writes NaN; a gauge overflows to 1e400): kept as the text the sender wrote, so that the
+# alert is stored and pages like any other.
+def _as_text(literal: str) -> str:
+    return literal
+
+
+def _finite_or_text(literal: str) -> float | str:
+    number = float(literal)
+    return number if math.isfinite(number) else literal
+
+
+def _int_or_text(literal: str) -> int | str:
+    # Beyond Python's digit limit int() refuses the text (a guard against quadratic parsing).
+    limit = sys.get_int_max_str_digits()
+    return int(literal) if not limit or len(literal) <= limit else literal
 
 
 def parse_time(value: Any, field: str) -> datetime | None:
