@@ -184,11 +184,13 @@ def _one_by_one(
     entity: type[Alert] | type[Incident],
     key_column: str,
     conditions: Callable[[FromClause], list[ColumnElement[bool]]],
+    selected: Sequence[Any] = (),
 ) -> Select[Any]:
-    """PostgreSQL: the rows of ``entity`` whose ``key_column`` is one of the bound ``keys`` and
-    that meet ``conditions``, each found on its own in a unique partial index, then locked in
-    id order, the order every batch (and the dispatcher's timeline insert) locks them in. The
-    caller checks ``conditions`` again on what comes back (see below).
+    """PostgreSQL: the rows of ``entity`` (or their ``selected`` columns) whose ``key_column``
+    is one of the bound ``keys`` and that meet ``conditions``, each found on its own in a unique
+    partial index, then locked in id order, the order every batch (and the dispatcher's
+    timeline insert) locks them in. The caller checks ``conditions`` again on what comes back
+    (see below).
 
     Asked as one ``key = ANY(...)``, the planner weighs those look-ups against scanning every
     row the index holds (every firing alert, every open incident of the service), and in a
@@ -214,7 +216,7 @@ def _one_by_one(
     # By id alone: any other condition here would offer the planner its scan again. A row that
     # changed while this batch waited for its lock is left out by the caller.
     return (
-        select(entity)
+        select(*(selected or (entity,)))
         .where(table.c.id == any_(func.array(ids)))
         .order_by(table.c.id)
         .with_for_update()
@@ -307,7 +309,7 @@ class _Group:
     alerts: list[InboundAlert]
     result: IngestResult
     varying: frozenset[str]
-    incident: Incident | None = None
+    incident_id: int | None = None
 
 
 def _groups(
@@ -343,13 +345,12 @@ async def _open_or_join(session: AsyncSession, groups: list[_Group], now: dateti
         # Later requests of a group that an earlier one of this batch opens join its incident.
         opener: dict[str, _Group] = {}
         followers: list[tuple[_Group, _Group]] = []
+        joined: dict[int, int] = {}
         for group in service_groups:
-            incident = open_by_key.get(group.group_key) if group.group_key is not None else None
-            if incident is not None:
-                incident.alert_count += len(group.alerts)
-                incident.last_alert_at = now
-                incident.updated_at = now
-                group.incident = incident
+            open_id = open_by_key.get(group.group_key) if group.group_key is not None else None
+            if open_id is not None:
+                joined[open_id] = joined.get(open_id, 0) + len(group.alerts)
+                group.incident_id = open_id
             elif group.group_key is not None and group.group_key in opener:
                 followers.append((group, opener[group.group_key]))
             else:
@@ -378,32 +379,63 @@ async def _open_or_join(session: AsyncSession, groups: list[_Group], now: dateti
             policy=service_groups[0].delivery.policy,
         )
         for group, incident in zip(opening, opened, strict=True):
-            group.incident = incident
+            group.incident_id = incident.id
             group.result.created_incidents.append(incident.id)
         for group, first in followers:
-            group.incident = first.incident
+            group.incident_id = first.incident_id
+        await _count_joined(session, joined, now)
     await _attach(session, groups, now)
     for group in groups:
-        assert group.incident is not None
-        group.result.incident_ids.add(group.incident.id)
+        assert group.incident_id is not None
+        group.result.incident_ids.add(group.incident_id)
 
 
 async def _open_group_incidents(
     session: AsyncSession, service_id: int, group_keys: list[str]
-) -> dict[str, Incident]:
+) -> dict[str, int]:
+    """The ids of the groups' open incidents, locked. Ids only: joining one changes its
+    counters with one statement for all (``_count_joined``), no incident is loaded."""
     if not group_keys:
         return {}
     statement, named = _by_key(session, _OPEN_GROUPS, _OPEN_GROUPS_BY_KEY, group_keys)
-    rows = await session.scalars(statement, {"service_id": service_id, "keys": named})
+    rows = await session.execute(statement, {"service_id": service_id, "keys": named})
     return {
-        incident.group_key: incident
-        for incident in rows
-        if incident.group_key is not None and incident.state is not IncidentState.RESOLVED
+        group_key: incident_id
+        for incident_id, group_key, state in rows
+        if group_key is not None and state is not IncidentState.RESOLVED
     }
 
 
+async def _count_joined(session: AsyncSession, joined: dict[int, int], now: datetime) -> None:
+    if not joined:
+        return
+    # Pending changes go first: an incident changed earlier in this transaction keeps them.
+    await session.flush()
+    connection = await session.connection()
+    await connection.execute(
+        _JOIN,
+        [{"joined_id": i, "joined_alerts": n, "now": now} for i, n in sorted(joined.items())],
+    )
+    # A copy of the incident this session holds, if any, is read again when next used.
+    for incident_id in joined:
+        held = session.identity_map.get(session.identity_key(Incident, (incident_id,)))
+        if held is not None:
+            session.expire(held, ["alert_count", "last_alert_at", "updated_at"])
+
+
+_incidents = Incident.__table__
+_JOIN = (
+    update(_incidents)
+    .where(_incidents.c.id == bindparam("joined_id"))
+    .values(
+        alert_count=_incidents.c.alert_count + bindparam("joined_alerts"),
+        last_alert_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+_OPEN_GROUP_COLUMNS = (Incident.id, Incident.group_key, Incident.state)
 _OPEN_GROUPS = (
-    select(Incident)
+    select(*_OPEN_GROUP_COLUMNS)
     .where(
         Incident.service_id == bindparam("service_id"),
         Incident.group_key.in_(bindparam("keys", expanding=True)),
@@ -418,6 +450,7 @@ _OPEN_GROUPS_BY_KEY = _one_by_one(
     Incident,
     "group_key",
     lambda t: [t.c.service_id == bindparam("service_id"), t.c.state != RESOLVED_LITERAL],
+    _OPEN_GROUP_COLUMNS,
 )
 
 
@@ -431,7 +464,7 @@ async def _attach(session: AsyncSession, groups: list[_Group], now: datetime) ->
             {
                 "service_id": group.delivery.service.id,
                 "integration_id": group.delivery.integration_id,
-                "incident_id": group.incident.id,
+                "incident_id": group.incident_id,
                 "dedup_key": alert.dedup_key,
                 "status": AlertStatus.FIRING,
                 "summary": alert.summary[:1024],
@@ -445,7 +478,7 @@ async def _attach(session: AsyncSession, groups: list[_Group], now: datetime) ->
                 "seen_count": 1,
             }
             for group in groups
-            if group.incident is not None
+            if group.incident_id is not None
             for alert in group.alerts
         ],
     )
@@ -455,7 +488,7 @@ async def _attach(session: AsyncSession, groups: list[_Group], now: datetime) ->
 
 
 def _note_triggered(session: AsyncSession, group: _Group, now: datetime) -> None:
-    assert group.incident is not None
+    assert group.incident_id is not None
     triggers, varying = group.alerts, group.varying
     triggered = events.AlertTriggered(
         count=len(triggers),
@@ -472,7 +505,7 @@ def _note_triggered(session: AsyncSession, group: _Group, now: datetime) -> None
         sources=tuple(sorted({a.source for a in triggers if a.source})[:20]),
     )
     timeline.append(
-        session, group.incident.id, triggered, at=now, channel=timeline.Channel.INTEGRATION
+        session, group.incident_id, triggered, at=now, channel=timeline.Channel.INTEGRATION
     )
 
 

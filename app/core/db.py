@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from psycopg import sql as psycopg_sql
 from sqlalchemy import (
     JSON,
@@ -40,6 +42,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeDecorator
 
 from app.core.clock import Clock
@@ -236,8 +239,10 @@ async def insert_ignoring_duplicates(
 
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """Many rows into ``table`` whose ids nobody needs back, in their order, in the session's
-    transaction: PostgreSQL's COPY, about half the CPU of an insert per row (what psycopg's
-    executemany sends) at a storm's 10 to 200 rows; one executemany elsewhere. Every row names
+    transaction. On PostgreSQL the rows travel as one JSON document that the server unpacks
+    (``json_populate_recordset``): one round trip (COPY takes two) and about a third of the
+    client CPU of COPY at a storm's 10 to 200 rows (docs/benchmarks.md), most of which was
+    Python encoding JSON columns value by value. Elsewhere, one executemany. Every row names
     the same columns; a column's Python-side default fills one left out, as in an INSERT."""
     if not rows:
         return
@@ -248,29 +253,51 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
         return
     named = list(rows[0])
     defaults = {
-        column.name: column.default
+        column.name: _default_value(column.default)
         for column in table.columns
         if column.name not in named and column.default is not None and not column.primary_key
     }
     columns = [table.c[name] for name in [*named, *defaults]]
-    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
-    filled = {name: _default_value(default) for name, default in defaults.items()}
-    command = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-        psycopg_sql.Identifier(table.name),
-        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(c.name) for c in columns),
-    )
+    # JSON columns take the value as it is; the rest go through their types' bind processing
+    # (UTC instants, enum values), as in an INSERT.
+    processed = [
+        (column.name, process)
+        for column in columns
+        if not isinstance(impl := column.type.dialect_impl(dialect), sqltypes.JSON)
+        and (process := impl.bind_processor(dialect)) is not None
+    ]
+    prepared = []
+    for row in rows:
+        values = {**row, **defaults}
+        for name, process in processed:
+            values[name] = process(values[name])
+        prepared.append(values)
+    names = psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(c.name) for c in columns)
+    command = psycopg_sql.SQL(
+        "INSERT INTO {table} ({names}) SELECT {names} "
+        "FROM json_populate_recordset(NULL::{table}, %s::json) WITH ORDINALITY AS given "
+        # The ids follow the rows' order: the sequence is read as the sorted rows go in.
+        "ORDER BY given.ordinality"
+    ).format(table=psycopg_sql.Identifier(table.name), names=names)
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    async with driver.cursor() as cursor, cursor.copy(command) as copy:
-        for row in rows:
-            values = [row[name] for name in named] + [filled[name] for name in defaults]
-            await copy.write_row(
-                [
-                    value if process is None else process(value)
-                    for value, process in zip(values, processors, strict=True)
-                ]
-            )
+    async with driver.cursor() as cursor:
+        await cursor.execute(command, (_json_text(prepared),))
+
+
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        # orjson stops at 64-bit integers; a sender's larger ones are valid JSON all the same.
+        return json.dumps(value, default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
 def _default_value(default: Any) -> Any:
@@ -278,7 +305,7 @@ def _default_value(default: Any) -> Any:
         return default.arg
     if default.is_callable:
         return default.arg(None)
-    raise ValueError(f"a column default COPY cannot compute: {default!r}")
+    raise ValueError(f"a column default an insert of rows cannot compute: {default!r}")
 
 
 class Database:

@@ -1,5 +1,6 @@
-"""``insert_rows`` (COPY on PostgreSQL) stores what an INSERT would: the rows in their order,
-column types applied, and Python-side defaults for the columns a row leaves out."""
+"""``insert_rows`` (one JSON document unpacked by PostgreSQL) stores what an INSERT would: the
+rows in their order, column types applied, and Python-side defaults for the columns a row
+leaves out."""
 
 from __future__ import annotations
 
@@ -46,13 +47,21 @@ async def _stored(db: Database) -> list[dict[str, object]]:
         return [dict(row._mapping) for row in rows]
 
 
-async def test_rows_go_in_as_an_insert_would_put_them(db: Database, table: Table) -> None:
+@pytest.mark.parametrize("largest", [2**53, 10**30], ids=["64-bit numbers", "larger numbers"])
+async def test_rows_go_in_as_an_insert_would_put_them(
+    db: Database, table: Table, largest: int
+) -> None:
     start = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
     rows = [
         {
             "colour": Colour.RED if i % 2 else Colour.BLUE,
-            "at": start + timedelta(seconds=i) if i % 3 else None,
-            "extra": {"i": i, "text": 'tab\\tquote" back\\\\slash \u00e9 \U0001f525'}
+            "at": start + timedelta(seconds=i, microseconds=i) if i % 3 else None,
+            "extra": {
+                "i": i,
+                "text": 'tab\\tquote" back\\\\slash \u00e9 \U0001f525 \u2028',
+                "numbers": [largest, -largest, 0.1, 1e300, True, None],
+                "nested": {"list": [{"deep": "x"}], "empty": {}},
+            }
             if i % 4
             else None,
         }
@@ -74,8 +83,9 @@ async def test_rows_go_in_as_an_insert_would_put_them(db: Database, table: Table
     assert [row["data"] for row in copied] == [{}] * 25
     ids = [row["id"] for row in copied]
     assert ids == sorted(ids), "in their order"
-    assert copied[1]["at"] == start + timedelta(seconds=1)
+    assert copied[1]["at"] == start + timedelta(seconds=1, microseconds=1)
     assert copied[0]["extra"] is None and copied[1]["extra"]["i"] == 1
+    assert copied[1]["extra"]["numbers"][:2] == [largest, -largest]
 
 
 async def test_nothing_is_written_when_the_transaction_rolls_back(
