@@ -107,35 +107,67 @@ def clip(text: str, limit: int) -> str:
 def sanitized(batch: InboundBatch) -> InboundBatch:
     """What a source sent, safe to store and show: control characters and bidi overrides in
     its text become U+FFFD (line breaks too, in one-line fields). An alert is never refused
-    for its characters: a page must not be lost to a stray byte."""
-    return dataclasses.replace(
-        batch,
-        alerts=tuple(_sanitized_alert(alert) for alert in batch.alerts),
-        group_key=None if batch.group_key is None else sanitize_text(batch.group_key),
-        group_title=None if batch.group_title is None else sanitize_line(batch.group_title),
-    )
+    for its characters: a page must not be lost to a stray byte. What needs no change is
+    handed back as it is (almost every storm's alert): no copies."""
+    alerts = tuple(_sanitized_alert(alert) for alert in batch.alerts)
+    group_key = None if batch.group_key is None else sanitize_text(batch.group_key)
+    group_title = None if batch.group_title is None else sanitize_line(batch.group_title)
+    if (
+        group_key is batch.group_key
+        and group_title is batch.group_title
+        and all(new is old for new, old in zip(alerts, batch.alerts, strict=True))
+    ):
+        return batch
+    return dataclasses.replace(batch, alerts=alerts, group_key=group_key, group_title=group_title)
 
 
 def _sanitized_alert(alert: InboundAlert) -> InboundAlert:
+    dedup_key = sanitize_text(alert.dedup_key)
+    summary = sanitize_line(alert.summary)
+    severity = sanitize_line(alert.severity)
+    source = sanitize_line(alert.source)
+    details = sanitized_json(alert.details)
+    links = tuple(_sanitized_link(link) for link in alert.links)
+    if (
+        dedup_key is alert.dedup_key
+        and summary is alert.summary
+        and severity is alert.severity
+        and source is alert.source
+        and details is alert.details
+        and all(new is old for new, old in zip(links, alert.links, strict=True))
+    ):
+        return alert
     return dataclasses.replace(
         alert,
-        dedup_key=sanitize_text(alert.dedup_key),
-        summary=sanitize_line(alert.summary),
-        severity=sanitize_line(alert.severity),
-        source=sanitize_line(alert.source),
-        details=sanitized_json(alert.details),
-        links=tuple(
-            {sanitize_line(k): sanitize_line(v) for k, v in link.items()} for link in alert.links
-        ),
+        dedup_key=dedup_key,
+        summary=summary,
+        severity=severity,
+        source=source,
+        details=details,
+        links=links,
     )
 
 
+def _sanitized_link(link: dict[str, str]) -> dict[str, str]:
+    if all(sanitize_line(k) is k and sanitize_line(v) is v for k, v in link.items()):
+        return link
+    return {sanitize_line(k): sanitize_line(v) for k, v in link.items()}
+
+
 def sanitized_json(value: Any) -> Any:
+    """``value`` with its text sanitized; the same object when nothing in it changes."""
     # Depth is bounded: bodies nesting deeper than MAX_JSON_DEPTH were refused at parse time.
     if isinstance(value, str):
         return sanitize_text(value)
     if isinstance(value, dict):
+        if all(
+            isinstance(k, str) and sanitize_text(k) is k and sanitized_json(v) is v
+            for k, v in value.items()
+        ):
+            return value
         return {sanitize_text(str(k)): sanitized_json(v) for k, v in value.items()}
     if isinstance(value, list):
+        if all(sanitized_json(v) is v for v in value):
+            return value
         return [sanitized_json(v) for v in value]
     return value
