@@ -240,9 +240,9 @@ async def insert_ignoring_duplicates(
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """Many rows into ``table`` whose ids nobody needs back, in their order, in the session's
     transaction. On PostgreSQL the rows travel as one JSON document that the server unpacks
-    (``json_populate_recordset``): one round trip (COPY takes two) and about a third of the
-    client CPU of COPY at a storm's 10 to 200 rows (docs/benchmarks.md), most of which was
-    Python encoding JSON columns value by value. Elsewhere, one executemany. Every row names
+    (``json_populate_recordset``): one round trip (COPY takes two) and under half the client
+    CPU of COPY for a storm batch's 80 alert rows, most of which went to Python encoding JSON
+    columns value by value (decision 31). Elsewhere, one executemany. Every row names
     the same columns; a column's Python-side default fills one left out, as in an INSERT."""
     if not rows:
         return
