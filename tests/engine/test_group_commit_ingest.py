@@ -12,7 +12,7 @@ import httpx
 from app.integrations.formats.alertmanager import fingerprint
 from tests.engine.conftest import Setup
 from tests.fakes.webhook import WebhookReceiver
-from tests.paging import Engine, api
+from tests.paging import Engine, api, integration
 
 AM = "/api/v1/integrations/alertmanager"
 
@@ -224,3 +224,53 @@ async def test_a_trigger_after_a_resolve_of_its_group_waits_for_it(
     webhook_receiver.assert_nothing_sent()
     paged = sorted(r.json["incident"]["incident_id"] for r in webhook_receiver.events)
     assert paged == sorted([answers[0].json()["created_incidents"][0], reopened])
+
+
+async def test_an_acknowledgement_and_a_join_of_one_incident_in_one_transaction_both_hold(
+    client: httpx.AsyncClient,
+    app: Any,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    """A source's acknowledgement (which loads the incident) and a new alert joining the same
+    incident (which counts it with a statement of its own) share a transaction: the incident
+    ends acknowledged, counting both alerts, with both on its timeline."""
+    await setup.only_alice(client)
+    headers = {"Authorization": f"Bearer {setup.key}"}
+    generic = await integration(client, setup.admin, setup.service["id"], "generic")
+    first_alert = webhook("g2", "a")
+    opened = await client.post(AM, json=first_alert, headers=headers)
+    (incident_id,) = opened.json()["created_incidents"]
+    await engine.tick()
+    await webhook_receiver.expect_event(path="/alice")
+
+    held = HeldIngest(app)
+    first = await held.blocker(client, headers)
+    acknowledging = asyncio.create_task(
+        client.post(
+            "/api/v1/integrations/generic",
+            json={"action": "acknowledge", "dedup_key": first_alert["alerts"][0]["fingerprint"]},
+            headers={"Authorization": f"Bearer {generic['key']}"},
+        )
+    )
+    await held.until(lambda together: together.waiting == 1)
+    joining = asyncio.create_task(client.post(AM, json=webhook("g2", "b"), headers=headers))
+    await held.until(lambda together: together.waiting == 2)
+    held.release.set()
+    answers = [await first, await acknowledging, await joining]
+    assert [a.status_code for a in answers] == [200, 202, 200]
+    assert held.batches == [1, 2], "the acknowledgement and the join shared a transaction"
+    assert answers[1].json()["alerts"]["acknowledged"] == 1
+    assert answers[2].json()["incidents"] == [incident_id]
+
+    incident = await api(client, setup.admin, "GET", f"/api/v1/incidents/{incident_id}")
+    assert (incident["state"], incident["alert_count"]) == ("acknowledged", 2)
+    timeline = await api(client, setup.admin, "GET", f"/api/v1/incidents/{incident_id}/timeline")
+    kinds = [e["kind"] for e in timeline]
+    assert kinds.count("alert_triggered") == 2 and kinds.count("acknowledged") == 1
+
+    await engine.tick()
+    await webhook_receiver.expect_event(path="/alice")  # "other"'s page; g2 is acknowledged
+    await engine.drain()
+    webhook_receiver.assert_nothing_sent()
