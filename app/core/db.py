@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
 import orjson
-from psycopg import sql as psycopg_sql
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -272,18 +272,25 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
         for name, process in processed:
             values[name] = process(values[name])
         prepared.append(values)
-    names = psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(c.name) for c in columns)
-    command = psycopg_sql.SQL(
-        "INSERT INTO {table} ({names}) SELECT {names} "
-        "FROM json_populate_recordset(NULL::{table}, %s::json) WITH ORDINALITY AS given "
+    # Through SQLAlchemy, not the driver: its errors arrive as SQLAlchemy's (a lost insert race
+    # is an IntegrityError the gateway retries, a lost connection one that answers 503).
+    await connection.exec_driver_sql(
+        _json_insert_text(dialect, table.name, tuple(c.name for c in columns)),
+        (_json_text(prepared),),
+    )
+
+
+@lru_cache(maxsize=64)
+def _json_insert_text(dialect: Dialect, table: str, columns: tuple[str, ...]) -> str:
+    # Names from the table's own metadata, quoted by the dialect: no input reaches this text.
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    return (
+        f"INSERT INTO {quote(table)} ({names}) SELECT {names} "  # noqa: S608
+        f"FROM json_populate_recordset(NULL::{quote(table)}, %s::json) WITH ORDINALITY AS given "
         # The ids follow the rows' order: the sequence is read as the sorted rows go in.
         "ORDER BY given.ordinality"
-    ).format(table=psycopg_sql.Identifier(table.name), names=names)
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    async with driver.cursor() as cursor:
-        await cursor.execute(command, (_json_text(prepared),))
+    )
 
 
 def _json_text(value: Any) -> str:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from app.core.db import BigIntegerType, Database, JSONType, UTCDateTime, insert_rows, str_enum
 
@@ -96,3 +97,18 @@ async def test_nothing_is_written_when_the_transaction_rolls_back(
             await insert_rows(session, table, [{"colour": Colour.RED}])
             raise RuntimeError("the rest of the operation failed")
     assert await _stored(db) == []
+
+
+async def test_a_conflict_is_sqlalchemys_integrity_error_as_for_any_insert(
+    db: Database, table: Table
+) -> None:
+    """The gateway retries a lost insert race on ``IntegrityError`` and the API maps database
+    errors to answers by SQLAlchemy's types: the rows' insert raises those too."""
+    async with db.transaction() as session:
+        await insert_rows(session, table, [{"id": 7, "colour": Colour.RED}])
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            await insert_rows(
+                session, table, [{"id": 8, "colour": Colour.BLUE}, {"id": 7, "colour": Colour.RED}]
+            )
+    assert [row["id"] for row in await _stored(db)] == [7], "nothing of the failed batch"
