@@ -48,3 +48,18 @@ def test_unsafe_characters_in_keys_links_and_the_group_are_replaced() -> None:
     assert result.alerts[0].details == {f"lo{REPLACEMENT}g": "x"}
     assert result.alerts[0].links[0]["text"] == f"run{REPLACEMENT}book"
     assert (result.group_key, result.group_title) == (f"g{REPLACEMENT}", "disk full")
+
+
+def test_one_bad_byte_at_the_bottom_of_the_deepest_body_costs_its_size() -> None:
+    """Each level is sanitized once: checking a part and then copying it would double the work
+    at every level, 2^60 at the depth a body may reach."""
+    deep: object = "bad\x00"
+    for level in range(60):
+        deep = {"level": level, "next": [deep, "ok"]}
+    batch = InboundBatch(alerts=(alert({"deep": deep}),))
+    cleaned: object = sanitized(batch).alerts[0].details["deep"]
+    for level in reversed(range(60)):
+        assert isinstance(cleaned, dict) and cleaned["level"] == level
+        assert cleaned["next"][1] == "ok"
+        cleaned = cleaned["next"][0]
+    assert cleaned == f"bad{REPLACEMENT}"

@@ -155,19 +155,30 @@ def _sanitized_link(link: dict[str, str]) -> dict[str, str]:
 
 
 def sanitized_json(value: Any) -> Any:
-    """``value`` with its text sanitized; the same object when nothing in it changes."""
+    """``value`` with its text sanitized; the same object when nothing in it changes. Each
+    part is sanitized once (a deep body with one bad byte at the bottom costs its size)."""
     # Depth is bounded: bodies nesting deeper than MAX_JSON_DEPTH were refused at parse time.
     if isinstance(value, str):
         return sanitize_text(value)
     if isinstance(value, dict):
-        if all(
-            isinstance(k, str) and sanitize_text(k) is k and sanitized_json(v) is v
-            for k, v in value.items()
-        ):
-            return value
-        return {sanitize_text(str(k)): sanitized_json(v) for k, v in value.items()}
+        items = list(value.items())
+        for index, (key, item) in enumerate(items):
+            clean_key, clean_item = sanitize_text(str(key)), sanitized_json(item)
+            if clean_key is not key or clean_item is not item:
+                changed = dict(items[:index])
+                changed[clean_key] = clean_item
+                for later_key, later in items[index + 1 :]:
+                    changed[sanitize_text(str(later_key))] = sanitized_json(later)
+                return changed
+        return value
     if isinstance(value, list):
-        if all(sanitized_json(v) is v for v in value):
-            return value
-        return [sanitized_json(v) for v in value]
+        for index, item in enumerate(value):
+            clean_item = sanitized_json(item)
+            if clean_item is not item:
+                return [
+                    *value[:index],
+                    clean_item,
+                    *(sanitized_json(v) for v in value[index + 1 :]),
+                ]
+        return value
     return value
