@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
@@ -302,7 +302,8 @@ def _json_text(value: Any) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
+    # What orjson writes natively and the json module does not (enums are str or int there).
+    if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import sys
@@ -161,13 +162,14 @@ def sanitized_json(value: Any) -> Any:
     if isinstance(value, str):
         return sanitize_text(value)
     if isinstance(value, dict):
-        items = list(value.items())
-        for index, (key, item) in enumerate(items):
+        for index, (key, item) in enumerate(value.items()):
             clean_key, clean_item = sanitize_text(str(key)), sanitized_json(item)
             if clean_key is not key or clean_item is not item:
-                changed = dict(items[:index])
+                pairs = iter(value.items())
+                changed = dict(itertools.islice(pairs, index))
+                next(pairs)
                 changed[clean_key] = clean_item
-                for later_key, later in items[index + 1 :]:
+                for later_key, later in pairs:
                     changed[sanitize_text(str(later_key))] = sanitized_json(later)
                 return changed
         return value
