@@ -39,7 +39,7 @@ from app.alerts.grouping import (
 )
 from app.alerts.models import FIRING_LITERAL, Alert, AlertStatus
 from app.catalog.models import Service
-from app.core.db import insert_rows, session_clock
+from app.core.db import insert_rows, session_clock, update_rows, written_together
 from app.escalation.policy import PolicySnapshot
 from app.incidents import events, timeline
 from app.incidents import service as incidents
@@ -335,6 +335,7 @@ async def _open_or_join(session: AsyncSession, groups: list[_Group], now: dateti
     if not groups:
         return
     by_service: dict[int, list[_Group]] = {}
+    joined_by_service: list[dict[int, int]] = []
     for group in groups:
         by_service.setdefault(group.delivery.service.id, []).append(group)
     for service_groups in by_service.values():
@@ -383,8 +384,12 @@ async def _open_or_join(session: AsyncSession, groups: list[_Group], now: dateti
             group.result.created_incidents.append(incident.id)
         for group, first in followers:
             group.incident_id = first.incident_id
-        await _count_joined(session, joined, now)
-    await _attach(session, groups, now)
+        joined_by_service.append(joined)
+    # The counters, the alerts and their events: one round trip on PostgreSQL.
+    async with written_together(session):
+        for joined in joined_by_service:
+            await _count_joined(session, joined, now)
+        await _attach(session, groups, now)
     for group in groups:
         assert group.incident_id is not None
         group.result.incident_ids.add(group.incident_id)
@@ -411,10 +416,14 @@ async def _count_joined(session: AsyncSession, joined: dict[int, int], now: date
         return
     # Pending changes go first: an incident changed earlier in this transaction keeps them.
     await session.flush()
-    connection = await session.connection()
-    await connection.execute(
-        _JOIN,
-        [{"joined_id": i, "joined_alerts": n, "now": now} for i, n in sorted(joined.items())],
+    await update_rows(
+        session,
+        Incident.__table__,
+        [
+            {"id": i, "alert_count": n, "last_alert_at": now, "updated_at": now}
+            for i, n in sorted(joined.items())
+        ],
+        added=frozenset({"alert_count"}),
     )
     # A copy of the incident this session holds, if any, is read again when next used.
     for incident_id in joined:
@@ -423,16 +432,6 @@ async def _count_joined(session: AsyncSession, joined: dict[int, int], now: date
             session.expire(held, ["alert_count", "last_alert_at", "updated_at"])
 
 
-_incidents = Incident.__table__
-_JOIN = (
-    update(_incidents)
-    .where(_incidents.c.id == bindparam("joined_id"))
-    .values(
-        alert_count=_incidents.c.alert_count + bindparam("joined_alerts"),
-        last_alert_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-)
 _OPEN_GROUP_COLUMNS = (Incident.id, Incident.group_key, Incident.state)
 _OPEN_GROUPS = (
     select(*_OPEN_GROUP_COLUMNS)

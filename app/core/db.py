@@ -28,8 +28,10 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    bindparam,
     event,
     insert,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -237,6 +239,66 @@ async def insert_ignoring_duplicates(
     await connection.execute(insert(table).on_conflict_do_nothing(index_elements=unique), rows)
 
 
+_WRITTEN_TOGETHER = "db.written_together"
+
+
+@dataclass
+class _Deferred:
+    table: str
+    text: str
+    document: str
+
+
+@asynccontextmanager
+async def written_together(session: AsyncSession) -> AsyncIterator[None]:
+    """On PostgreSQL, the plain writes of the block (``insert_rows``, ``update_rows``) go to the
+    server at its end as one statement, each a data-modifying ``WITH`` part of it: one round
+    trip for a storm batch's counters, alerts and events instead of one each. The parts of one
+    statement see none of each other's rows and run in no set order, so a second write to a
+    table sends those before it first (ids follow the calls' order, as one by one). Nothing in
+    the block may read what it writes, nor change ORM objects after deferring a write (the
+    ORM's pending changes go in first, at the block's end). A block inside another writes with
+    the outer; elsewhere than PostgreSQL each write goes at once."""
+    if _WRITTEN_TOGETHER in session.info or session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    deferred: list[_Deferred] = []
+    session.info[_WRITTEN_TOGETHER] = deferred
+    try:
+        yield
+    finally:
+        session.info.pop(_WRITTEN_TOGETHER, None)
+    await _send_deferred(session, deferred)
+
+
+async def _send_deferred(session: AsyncSession, deferred: list[_Deferred]) -> None:
+    if not deferred:
+        return
+    # What the ORM holds pending was done before the writes.
+    await session.flush()
+    *parts, last = deferred
+    text = "".join(
+        f"{'WITH' if n == 0 else ','} written_{n} AS ({part.text}) " for n, part in enumerate(parts)
+    )
+    documents = tuple(part.document for part in deferred)
+    deferred.clear()
+    connection = await session.connection()
+    await connection.exec_driver_sql(text + last.text, documents)
+
+
+async def _write(session: AsyncSession, table: str, text: str, document: str) -> None:
+    deferred: list[_Deferred] | None = session.info.get(_WRITTEN_TOGETHER)
+    if deferred is None:
+        # Through SQLAlchemy, not the driver: its errors arrive as SQLAlchemy's (a lost insert
+        # race is an IntegrityError the gateway retries, a lost connection one that answers 503).
+        connection = await session.connection()
+        await connection.exec_driver_sql(text, (document,))
+        return
+    if any(part.table == table for part in deferred):
+        await _send_deferred(session, deferred)
+    deferred.append(_Deferred(table, text, document))
+
+
 async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """Many rows into ``table`` whose ids nobody needs back, in their order, in the session's
     transaction. On PostgreSQL the rows travel as one JSON document that the server unpacks
@@ -258,25 +320,97 @@ async def insert_rows(session: AsyncSession, table: Table, rows: list[dict[str, 
         if column.name not in named and column.default is not None and not column.primary_key
     }
     columns = [table.c[name] for name in [*named, *defaults]]
-    # JSON columns take the value as it is; the rest go through their types' bind processing
-    # (UTC instants, enum values), as in an INSERT.
+    document = _json_document(dialect, columns, [{**row, **defaults} for row in rows], owned=True)
+    await _write(
+        session,
+        table.name,
+        _json_insert_text(dialect, table.name, tuple(c.name for c in columns)),
+        document,
+    )
+
+
+async def update_rows(
+    session: AsyncSession,
+    table: Table,
+    rows: list[dict[str, Any]],
+    *,
+    key: str = "id",
+    added: frozenset[str] = frozenset(),
+) -> None:
+    """Set columns of many rows of ``table``, each found by its ``key`` column: one statement
+    for all (on PostgreSQL the rows travel as one JSON document, as in ``insert_rows``). Columns
+    in ``added`` grow by the value given instead of taking it. Every row names the same
+    columns."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    named = [name for name in rows[0] if name != key]
+    if dialect.name != "postgresql":
+        statement = (
+            update(table)
+            .where(table.c[key] == bindparam(f"given_{key}"))
+            .values(
+                {
+                    name: table.c[name] + bindparam(f"given_{name}")
+                    if name in added
+                    else bindparam(f"given_{name}")
+                    for name in named
+                }
+            )
+        )
+        await connection.execute(
+            statement, [{f"given_{name}": value for name, value in row.items()} for row in rows]
+        )
+        return
+    columns = [table.c[name] for name in [key, *named]]
+    document = _json_document(dialect, columns, rows)
+    await _write(
+        session,
+        table.name,
+        _json_update_text(dialect, table.name, key, tuple(named), frozenset(added)),
+        document,
+    )
+
+
+def _json_document(
+    dialect: Dialect, columns: list[Any], rows: list[dict[str, Any]], *, owned: bool = False
+) -> str:
+    """The rows as one JSON document. JSON columns take the value as it is; the rest go through
+    their types' bind processing (UTC instants, enum values), as in an INSERT, in place when
+    the caller made the rows for this (``owned``)."""
     processed = [
         (column.name, process)
         for column in columns
         if not isinstance(impl := column.type.dialect_impl(dialect), sqltypes.JSON)
         and (process := impl.bind_processor(dialect)) is not None
     ]
-    prepared = []
-    for row in rows:
-        values = {**row, **defaults}
-        for name, process in processed:
-            values[name] = process(values[name])
-        prepared.append(values)
-    # Through SQLAlchemy, not the driver: its errors arrive as SQLAlchemy's (a lost insert race
-    # is an IntegrityError the gateway retries, a lost connection one that answers 503).
-    await connection.exec_driver_sql(
-        _json_insert_text(dialect, table.name, tuple(c.name for c in columns)),
-        (_json_text(prepared),),
+    if processed:
+        if not owned:
+            rows = [dict(row) for row in rows]
+        for values in rows:
+            for name, process in processed:
+                values[name] = process(values[name])
+    return _json_text(rows)
+
+
+@lru_cache(maxsize=64)
+def _json_update_text(
+    dialect: Dialect, table: str, key: str, columns: tuple[str, ...], added: frozenset[str]
+) -> str:
+    # Names from the table's own metadata, quoted by the dialect: no input reaches this text.
+    quote = dialect.identifier_preparer.quote
+    target = quote(table)
+    assignments = ", ".join(
+        f"{quote(name)} = {target}.{quote(name)} + given.{quote(name)}"
+        if name in added
+        else f"{quote(name)} = given.{quote(name)}"
+        for name in columns
+    )
+    return (
+        f"UPDATE {target} SET {assignments} "  # noqa: S608
+        f"FROM json_populate_recordset(NULL::{target}, %s::json) AS given "
+        f"WHERE {target}.{quote(key)} = given.{quote(key)}"
     )
 
 

@@ -1,6 +1,7 @@
 """``insert_rows`` (one JSON document unpacked by PostgreSQL) stores what an INSERT would: the
 rows in their order, column types applied, and Python-side defaults for the columns a row
-leaves out."""
+leaves out. ``update_rows`` changes what an UPDATE per row would, and ``written_together``
+sends a block's writes as one statement with the same outcome as one by one."""
 
 from __future__ import annotations
 
@@ -9,10 +10,19 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from app.core.db import BigIntegerType, Database, JSONType, UTCDateTime, insert_rows, str_enum
+from app.core.db import (
+    BigIntegerType,
+    Database,
+    JSONType,
+    UTCDateTime,
+    insert_rows,
+    str_enum,
+    update_rows,
+    written_together,
+)
 
 
 class Colour(enum.StrEnum):
@@ -30,6 +40,7 @@ scratch = Table(
     Column("note", String(100), nullable=False, default="none"),
     Column("data", JSONType, nullable=False, default=dict),
     Column("extra", JSONType, nullable=True),
+    Column("count", Integer, nullable=False, default=0),
 )
 
 
@@ -112,3 +123,66 @@ async def test_a_conflict_is_sqlalchemys_integrity_error_as_for_any_insert(
                 session, table, [{"id": 8, "colour": Colour.BLUE}, {"id": 7, "colour": Colour.RED}]
             )
     assert [row["id"] for row in await _stored(db)] == [7], "nothing of the failed batch"
+
+
+async def _seed(db: Database, table: Table, n: int) -> None:
+    async with db.transaction() as session:
+        await insert_rows(session, table, [{"colour": Colour.RED, "count": i} for i in range(n)])
+
+
+async def test_updated_rows_take_the_values_and_added_columns_grow(
+    db: Database, table: Table
+) -> None:
+    await _seed(db, table, 4)
+    at = datetime(2026, 12, 4, 3, 0, 0, 123456, tzinfo=UTC)
+    ids = [row["id"] for row in await _stored(db)]
+    async with db.transaction() as session:
+        await update_rows(
+            session,
+            table,
+            [
+                {"id": ids[3], "count": 10, "at": at, "colour": Colour.BLUE},
+                {"id": ids[1], "count": -1, "at": None, "colour": Colour.BLUE},
+            ],
+            added=frozenset({"count"}),
+        )
+    stored = await _stored(db)
+    assert [row["count"] for row in stored] == [0, 0, 2, 13]
+    assert [row["at"] for row in stored] == [None, None, None, at]
+    assert [row["colour"] for row in stored] == [Colour.RED, Colour.BLUE, Colour.RED, Colour.BLUE]
+    assert [row["note"] for row in stored] == ["none"] * 4, "columns not named stay"
+
+
+async def test_writes_together_land_as_one_by_one_would(db: Database, table: Table) -> None:
+    await _seed(db, table, 2)
+    first, second = (row["id"] for row in await _stored(db))
+    async with db.transaction() as session, written_together(session):
+        await update_rows(session, table, [{"id": first, "count": 5}], added=frozenset({"count"}))
+        await insert_rows(session, table, [{"colour": Colour.BLUE, "note": "a"}])
+        await update_rows(session, table, [{"id": second, "note": "changed"}])
+        await insert_rows(
+            session, table, [{"colour": Colour.BLUE, "note": f"b{i}"} for i in range(3)]
+        )
+    stored = await _stored(db)
+    assert [(row["note"], row["count"]) for row in stored] == [
+        ("none", 5),
+        ("changed", 1),
+        ("a", 0),
+        ("b0", 0),
+        ("b1", 0),
+        ("b2", 0),
+    ]
+    ids = [row["id"] for row in stored]
+    assert ids == sorted(ids), "inserted in their order"
+
+
+async def test_a_failed_write_together_leaves_none_of_them(db: Database, table: Table) -> None:
+    await _seed(db, table, 1)
+    (taken,) = (row["id"] for row in await _stored(db))
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session, written_together(session):
+            await update_rows(
+                session, table, [{"id": taken, "count": 1}], added=frozenset({"count"})
+            )
+            await insert_rows(session, table, [{"id": taken, "colour": Colour.RED}])
+    assert [row["count"] for row in await _stored(db)] == [0]
