@@ -155,7 +155,8 @@ async def _firing_alerts_of(
     for delivery, alerts in zip(deliveries, latest, strict=True):
         keys.setdefault(delivery.service.id, []).extend(a.dedup_key for a in alerts)
     found: dict[tuple[int, str], Alert] = {}
-    for service_id, service_keys in keys.items():
+    # Services in id order, as every batch locks them (``_open_or_join``).
+    for service_id, service_keys in sorted(keys.items()):
         for dedup_key, alert in (await _firing_alerts(session, service_id, service_keys)).items():
             found[(service_id, dedup_key)] = alert
     return found
@@ -338,7 +339,9 @@ async def _open_or_join(session: AsyncSession, groups: list[_Group], now: dateti
     joined_by_service: list[dict[int, int]] = []
     for group in groups:
         by_service.setdefault(group.delivery.service.id, []).append(group)
-    for service_groups in by_service.values():
+    # Services in id order: two batches joining the same groups at once (the gateway lets
+    # them) lock their incidents in one order, service by service and by id within each.
+    for _, service_groups in sorted(by_service.items()):
         service = service_groups[0].delivery.service
         keys = [g.group_key for g in service_groups if g.group_key is not None]
         open_by_key = await _open_group_incidents(session, service.id, keys)

@@ -10,8 +10,11 @@ free slot would otherwise take each item as it comes, alone, and pay a whole tra
 
 Items that share a key (``keys``: the rows they may lock or create) go in different
 transactions, in the order they came. A shared key (``shared_keys``) lets items that hold it
-share a transaction with each other, never with one holding it as a plain key, and never runs
-in two transactions at once.
+share a transaction with each other, never with one holding it as a plain key, and runs in two
+transactions at once only where ``overlapping`` says it may: for rows that exist and that each
+transaction locks, the later one waits in the database for the earlier's commit, and what it
+did before that wait (its other reads, the request's own work) overlaps the earlier batch's
+writes instead of following them.
 """
 
 from __future__ import annotations
@@ -40,17 +43,20 @@ class GroupCommit(Generic[Item, Result]):
         max_batch: int,
         max_in_flight: int,
         shared_keys: Callable[[Item], set[Hashable]] | None = None,
+        overlapping: Callable[[Hashable], bool] | None = None,
     ) -> None:
         """``run`` commits a batch and returns, in the items' order, each one's result or the
         error it raised."""
         self._run = run
         self._keys = keys
         self._shared_keys = shared_keys
+        self._overlapping = overlapping
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._queue: list[_Waiting[Item, Result]] = []
         self._in_flight = 0
-        self._keys_in_flight: dict[int, set[Hashable]] = {}
+        # Each batch in flight: the plain keys it holds and the shared ones.
+        self._keys_in_flight: dict[int, tuple[set[Hashable], set[Hashable]]] = {}
         self._sizes_in_flight: dict[int, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
@@ -97,15 +103,23 @@ class GroupCommit(Generic[Item, Result]):
 
     def _take(
         self,
-    ) -> tuple[list[_Waiting[Item, Result]], list[_Waiting[Item, Result]], set[Hashable]]:
-        """The next batch, the items it leaves queued, and the keys the batch holds."""
+    ) -> tuple[
+        list[_Waiting[Item, Result]],
+        list[_Waiting[Item, Result]],
+        tuple[set[Hashable], set[Hashable]],
+    ]:
+        """The next batch, the items it leaves queued, and the keys the batch holds (plain,
+        shared)."""
         batch: list[_Waiting[Item, Result]] = []
         left: list[_Waiting[Item, Result]] = []
         taken: set[Hashable] = set()
+        taken_shared: set[Hashable] = set()
         # Keys held by batches in flight (of either kind), by the items taken, and by those
         # left behind: an item after one left behind with the same key waits too, so that the
         # two keep their order.
-        held: set[Hashable] = set().union(*self._keys_in_flight.values())
+        held_plain: set[Hashable] = set().union(*(p for p, _ in self._keys_in_flight.values()))
+        held_shared: set[Hashable] = set().union(*(s for _, s in self._keys_in_flight.values()))
+        held = held_plain | held_shared
         claimed: set[Hashable] = set()
         shared_claimed: set[Hashable] = set()
         for waiting in self._queue:
@@ -116,17 +130,24 @@ class GroupCommit(Generic[Item, Result]):
                 and keys.isdisjoint(held)
                 and keys.isdisjoint(claimed)
                 and keys.isdisjoint(shared_claimed)
-                and shared.isdisjoint(held)
+                and shared.isdisjoint(held_plain)
                 and shared.isdisjoint(claimed)
+                and self._may_overlap(shared & held_shared)
             )
             if fits:
                 batch.append(waiting)
-                taken |= keys | shared
+                taken |= keys
+                taken_shared |= shared
             else:
                 left.append(waiting)
             claimed |= keys
             shared_claimed |= shared
-        return batch, left, taken
+        return batch, left, (taken, taken_shared)
+
+    def _may_overlap(self, in_flight: set[Hashable]) -> bool:
+        if not in_flight:
+            return True
+        return self._overlapping is not None and all(self._overlapping(k) for k in in_flight)
 
     async def _commit(self, batch: list[_Waiting[Item, Result]]) -> None:
         try:

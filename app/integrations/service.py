@@ -55,6 +55,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 INGEST_ATTEMPTS = 3
 # Requests ingested in one transaction at most (group commit).
 INGEST_BATCH = 32
+# Groups whose incident this process saw open lately (``Gateway._open_groups``).
+OPEN_GROUPS_REMEMBERED = 4096
 # core.crypto derives one encryption key per purpose from BATON_SECRET_KEY.
 WEBHOOK_SECRET_PURPOSE = "github-webhook-secrets"  # noqa: S105 - a name, not a secret
 
@@ -178,11 +180,12 @@ class TokenBucket:
 def _ingest_keys(item: tuple[KnownKey, InboundBatch]) -> set[Hashable]:
     """The rows an inbound request may lock or create, for it alone: its alerts, and its group
     when it resolves or acknowledges (whether the group's incident is still open then depends
-    on the order the requests came in)."""
+    on the order the requests came in) or notes truncated alerts (it changes the incident
+    after the other locks, out of their order)."""
     known, batch = item
     keys: set[Hashable] = {(known.service_id, "alert", a.dedup_key) for a in batch.alerts}
-    if batch.group_key is not None and not _only_triggers(batch):
-        keys.add((known.service_id, "group", batch.group_key))
+    if batch.group_key is not None and not _joins_only(batch):
+        keys.add(_group_of(known, batch.group_key))
     return keys
 
 
@@ -191,13 +194,17 @@ def _shared_ingest_keys(item: tuple[KnownKey, InboundBatch]) -> set[Hashable]:
     transaction (the first opens the incident, the rest join it, as one after the other would),
     as a storm's webhooks of a few groups do."""
     known, batch = item
-    if batch.group_key is not None and _only_triggers(batch):
-        return {(known.service_id, "group", batch.group_key)}
+    if batch.group_key is not None and _joins_only(batch):
+        return {_group_of(known, batch.group_key)}
     return set()
 
 
-def _only_triggers(batch: InboundBatch) -> bool:
-    return all(a.action is AlertAction.TRIGGER for a in batch.alerts)
+def _group_of(known: KnownKey, group_key: str) -> tuple[int, str, str]:
+    return (known.service_id, "group", group_key)
+
+
+def _joins_only(batch: InboundBatch) -> bool:
+    return not batch.truncated_alerts and all(a.action is AlertAction.TRIGGER for a in batch.alerts)
 
 
 class Gateway:
@@ -212,6 +219,15 @@ class Gateway:
         self.burst = float(burst)
         self._keys: dict[str, KnownKey] = {}
         self._buckets: dict[int, TokenBucket] = {}
+        # Groups whose incident was open at this process's last commit that touched them, most
+        # recent last. Two batches joining such a group may run at once: the incident's row
+        # lock orders them, and the later one's reads and work overlap the earlier one's
+        # writes. A group being opened is not here (two transactions would both open one); a
+        # group closed elsewhere since costs the later batch a unique-index conflict and a
+        # retry one by one, nothing more.
+        self._open_groups: collections.OrderedDict[tuple[int, str, str], None] = (
+            collections.OrderedDict()
+        )
         self._together: GroupCommit[tuple[KnownKey, InboundBatch], alerts.IngestResult] = (
             GroupCommit(
                 self._ingest_together,
@@ -219,6 +235,7 @@ class Gateway:
                 shared_keys=_shared_ingest_keys,
                 max_batch=INGEST_BATCH,
                 max_in_flight=max_in_flight,
+                overlapping=self._open_groups.__contains__,
             )
         )
         Gateway._live.add(self)
@@ -229,6 +246,23 @@ class Gateway:
             if known.service_id == service_id:
                 known.service = None
                 known.policy = None
+        for group in [g for g in self._open_groups if g[0] == service_id]:
+            del self._open_groups[group]
+
+    def _note_groups(
+        self, items: Sequence[tuple[KnownKey, InboundBatch]], results: Sequence[object]
+    ) -> None:
+        for (known, batch), result in zip(items, results, strict=True):
+            if batch.group_key is None or not isinstance(result, alerts.IngestResult):
+                continue
+            group = _group_of(known, batch.group_key)
+            if result.resolved_incidents or not _joins_only(batch):
+                self._open_groups.pop(group, None)
+            elif result.triggered:
+                self._open_groups[group] = None
+                self._open_groups.move_to_end(group)
+        while len(self._open_groups) > OPEN_GROUPS_REMEMBERED:
+            self._open_groups.popitem(last=False)
 
     async def authenticate(self, key: str | None, kinds: tuple[IntegrationKind, ...]) -> KnownKey:
         if not key:
@@ -289,6 +323,13 @@ class Gateway:
         self, items: Sequence[tuple[KnownKey, InboundBatch]]
     ) -> list[alerts.IngestResult | BaseException]:
         INGEST_BATCH_REQUESTS.observe(len(items))
+        outcomes = await self._ingest_batch(items)
+        self._note_groups(items, outcomes)
+        return outcomes
+
+    async def _ingest_batch(
+        self, items: Sequence[tuple[KnownKey, InboundBatch]]
+    ) -> list[alerts.IngestResult | BaseException]:
         if len(items) > 1:
             try:
                 return list(await self._ingest_in_one_transaction(items))

@@ -180,3 +180,39 @@ async def test_a_shared_key_in_flight_keeps_the_next_holders_for_a_later_batch()
     assert gate.batches == [["g+1"], ["g+2", "g+3"]]
     await gate.release(1)
     assert [await t for t in [first, *later]] == ["G+1", "G+2", "G+3"]
+
+
+async def test_a_shared_key_said_to_overlap_runs_in_two_transactions_never_beside_a_holder() -> (
+    None
+):
+    """``overlapping`` lets a shared key run in two transactions at once (the database orders
+    them on the rows they lock); a plain holder of the key still waits for both, and a shared
+    key it does not name keeps one transaction at a time."""
+    gate = Gate()
+    together = GroupCommit(
+        gate.run,
+        keys=plain,
+        shared_keys=group,
+        max_batch=10,
+        max_in_flight=3,
+        overlapping=lambda held: held == "g",
+    )
+    tasks = [asyncio.create_task(together.submit("g+1"))]
+    await settle()
+    tasks.append(asyncio.create_task(together.submit("h+1")))
+    await settle()
+    assert gate.batches == [["g+1"], ["h+1"]]
+    tasks += [asyncio.create_task(together.submit(i)) for i in ("h+2", "g+2")]
+    await settle()
+    assert gate.batches[2:] == [["g+2"]], "g may overlap, h may not: h+2 waits"
+    tasks.append(asyncio.create_task(together.submit("g!3")))
+    await settle()
+    await gate.release(0)
+    assert len(gate.batches) == 3, "the plain holder of g waits while g is in flight"
+    await gate.release(2)
+    assert gate.batches[3:] == [["g!3"]]
+    await gate.release(1)
+    assert gate.batches[4:] == [["h+2"]]
+    await gate.release(3)
+    await gate.release(4)
+    assert [await t for t in tasks] == ["G+1", "H+1", "H+2", "G+2", "G!3"]

@@ -274,3 +274,122 @@ async def test_an_acknowledgement_and_a_join_of_one_incident_in_one_transaction_
     await webhook_receiver.expect_event(path="/alice")  # "other"'s page; g2 is acknowledged
     await engine.drain()
     webhook_receiver.assert_nothing_sent()
+
+
+class HeldBatches:
+    """The gateway's ingest transactions two at a time, each held before it begins until
+    ``release`` is set."""
+
+    def __init__(self, app: Any) -> None:
+        self.together = app.state.gateway._together
+        self.together._max_in_flight = 2
+        self.release = asyncio.Event()
+        commit = self.together._run
+
+        async def held(items: Any) -> Any:
+            await self.release.wait()
+            return await commit(items)
+
+        self.together._run = held
+
+    async def until_in_flight(self, items: int) -> None:
+        for _ in range(1_000):
+            if self.together.in_flight_items == items:
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"{self.together.in_flight_items} requests in flight, not {items}")
+
+
+async def test_joins_of_an_open_group_run_in_two_transactions_at_once_and_both_count(
+    client: httpx.AsyncClient,
+    app: Any,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    """Two requests joining a group whose incident is open go in two transactions at once (the
+    incident's row lock orders them in the database): both alerts count, both are on the
+    timeline, and nobody is paged again."""
+    await setup.only_alice(client)
+    headers = {"Authorization": f"Bearer {setup.key}"}
+    opened = await client.post(AM, json=webhook("g3", "a"), headers=headers)
+    (incident_id,) = opened.json()["created_incidents"]
+    await engine.tick()
+    await webhook_receiver.expect_event(path="/alice")
+
+    held = HeldBatches(app)
+    joining = [
+        asyncio.create_task(client.post(AM, json=webhook("g3", alert), headers=headers))
+        for alert in ("b", "c")
+    ]
+    await held.until_in_flight(2)
+    assert held.together.waiting == 0, "the second did not wait for the first's commit"
+    held.release.set()
+    answers = [await t for t in joining]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.json()["incidents"] for a in answers] == [[incident_id]] * 2
+    assert [a.json()["created_incidents"] for a in answers] == [[], []]
+
+    incident = await api(client, setup.admin, "GET", f"/api/v1/incidents/{incident_id}")
+    assert incident["alert_count"] == 3
+    timeline = await api(client, setup.admin, "GET", f"/api/v1/incidents/{incident_id}/timeline")
+    kinds = [e["kind"] for e in timeline]
+    assert kinds.count("alert_triggered") == 3 and kinds.count("opened") == 1
+    await engine.tick()
+    await engine.drain()
+    webhook_receiver.assert_nothing_sent()
+
+
+async def test_joins_of_a_group_closed_elsewhere_at_once_open_one_incident(
+    client: httpx.AsyncClient,
+    app: Any,
+    setup: Setup,
+    engine: Engine,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    """The gateway took the group for open, but someone resolved its incident in the web UI:
+    the two transactions at once both find no open incident, the one that opens it wins and
+    the other goes again alone and joins it. One incident, both alerts, one page."""
+    await setup.only_alice(client)
+    headers = {"Authorization": f"Bearer {setup.key}"}
+    opened = await client.post(AM, json=webhook("g4", "a"), headers=headers)
+    (closed,) = opened.json()["created_incidents"]
+    await engine.tick()
+    await webhook_receiver.expect_event(path="/alice")
+    await api(client, setup.alice, "POST", f"/api/v1/incidents/{closed}/resolve", json={})
+
+    held = HeldBatches(app)
+    gateway = app.state.gateway
+    transactions = 0
+    one_transaction = gateway._ingest_in_one_transaction
+
+    async def counted(items: Any) -> Any:
+        nonlocal transactions
+        transactions += 1
+        return await one_transaction(items)
+
+    gateway._ingest_in_one_transaction = counted
+    joining = [
+        asyncio.create_task(client.post(AM, json=webhook("g4", alert), headers=headers))
+        for alert in ("b", "c")
+    ]
+    await held.until_in_flight(2)
+    held.release.set()
+    answers = [await t for t in joining]
+    # PostgreSQL runs both at once and the loser's insert meets the winner's incident in the
+    # unique index; SQLite's writers take turns, so the second finds the incident open.
+    assert transactions == (3 if app.state.db.dialect == "postgresql" else 2)
+    assert [a.status_code for a in answers] == [200, 200]
+    created = [a.json()["created_incidents"] for a in answers]
+    assert sorted(len(c) for c in created) == [0, 1], "one of them opened the group's incident"
+    (reopened,) = next(c for c in created if c)
+    assert reopened != closed
+    assert [a.json()["incidents"] for a in answers] == [[reopened]] * 2
+
+    incident = await api(client, setup.admin, "GET", f"/api/v1/incidents/{reopened}")
+    assert (incident["state"], incident["alert_count"]) == ("triggered", 2)
+    await engine.tick()
+    page = await webhook_receiver.expect_event(path="/alice")
+    assert page.json["incident"]["incident_id"] == reopened
+    await engine.drain()
+    webhook_receiver.assert_nothing_sent()
