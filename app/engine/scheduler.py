@@ -89,7 +89,13 @@ def _as_coroutine_function(runner: _Runner) -> Callable[[], Awaitable[None]]:
     # APScheduler runs only real coroutine functions on the event loop; any other callable
     # (such as an object with an async __call__) would be sent to a thread and never awaited.
     async def job() -> None:
-        await runner()
+        try:
+            await runner()
+        except asyncio.CancelledError:
+            # The process stops mid-run, past the grace ``Engine.stop`` gave it: the run's
+            # transaction rolls back and the next start does that work again. APScheduler would
+            # log a job error with its traceback on every such restart.
+            log.info("engine job stopped mid-run", extra={"job": runner.name})
 
     job.__name__ = f"engine_{runner.name}"
     return job
