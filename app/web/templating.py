@@ -47,6 +47,7 @@ NAVIGATION = (
     NavItem("Schedules", "/schedules"),
     NavItem("My on-call", "/me"),
     NavItem("Services", "/services"),
+    NavItem("Readiness", "/readiness"),
     NavItem("Deploys", "/deploys"),
     NavItem("Pager load", "/pager-load"),
     NavItem("People", "/people"),

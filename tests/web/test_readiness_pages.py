@@ -192,6 +192,9 @@ async def test_the_service_pages_link_to_readiness(world: ReadinessWorld, sign_i
     assert f'<a href="{world.page}" id="service-readiness-link">Readiness</a>' in service_page
     assert '<a href="/readiness" id="readiness-overview-link">' in services
     assert '<a href="/readiness">Readiness of every service</a>' in readiness
+    overview = (await browser.get("/readiness")).text
+    assert '<a href="/readiness" aria-current="page">Readiness</a>' in overview, "in the nav bar"
+    assert '<a href="/readiness">Readiness</a>' in services, "reached from every page"
 
 
 async def test_re_evaluate_now_keeps_an_evaluation_and_the_history_shows_what_changed(
