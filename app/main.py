@@ -59,11 +59,13 @@ from app.review.api import router as reviews_router
 from app.review.metrics_api import router as metrics_router
 from app.schedules.api import router as schedules_router
 from app.web.application import mount_pages
+from app.web.retention import prune as prune_web_sign_ins
 from app.wiring import wire
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+WEB_PRUNE_SECONDS = 3600.0
 
 # Routes are matched in this order, one by one: the inbound alert endpoints (the hot path, hit
 # by every sender's retry) and the health checks come first.
@@ -262,7 +264,11 @@ def _build_engine(
         db,
         dispatcher,
         intervals=EngineIntervals(dispatch_seconds=tick, escalation_seconds=tick),
-        extra_jobs=slack_engine_jobs(db, notifier),
+        extra_jobs={
+            **slack_engine_jobs(db, notifier),
+            # Ended web sessions and spent sign-in links of people who never sign in again.
+            "web-prune": (WEB_PRUNE_SECONDS, lambda: prune_web_sign_ins(db)),
+        },
         audit_retention=timedelta(days=settings.audit_retention_days),
         incident_retention=timedelta(days=settings.incident_retention_days),
         payload_retention=timedelta(days=settings.delivery_payload_retention_days),

@@ -24,7 +24,7 @@ SESSION_COOKIE = "baton_session"
 # Writing last_seen_at on every page would turn every read into a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 # Ended sessions are kept this long (what a support question about a sign-in needs), then
-# deleted when their user next signs in.
+# deleted when their user next signs in, or by the engine's web-prune job (app/web/retention.py).
 KEEP_ENDED = timedelta(days=7)
 
 
