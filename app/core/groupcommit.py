@@ -14,7 +14,10 @@ share a transaction with each other, never with one holding it as a plain key, a
 transactions at once only where ``overlapping`` says it may: for rows that exist and that each
 transaction locks, the later one waits in the database for the earlier's commit, and what it
 did before that wait (its other reads, the request's own work) overlaps the earlier batch's
-writes instead of following them.
+writes instead of following them. Both batches must then hold only items that
+``overlaps_safely`` accepts (items that lock rows only in the one order every batch takes
+them in): an item that locks another row first could hold what the other batch waits for
+while it waits for that batch, a deadlock the database would break by failing one.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class GroupCommit(Generic[Item, Result]):
         max_in_flight: int,
         shared_keys: Callable[[Item], set[Hashable]] | None = None,
         overlapping: Callable[[Hashable], bool] | None = None,
+        overlaps_safely: Callable[[Item], bool] | None = None,
     ) -> None:
         """``run`` commits a batch and returns, in the items' order, each one's result or the
         error it raised."""
@@ -51,12 +55,14 @@ class GroupCommit(Generic[Item, Result]):
         self._keys = keys
         self._shared_keys = shared_keys
         self._overlapping = overlapping
+        self._overlaps_safely = overlaps_safely
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._queue: list[_Waiting[Item, Result]] = []
         self._in_flight = 0
-        # Each batch in flight: the plain keys it holds and the shared ones.
-        self._keys_in_flight: dict[int, tuple[set[Hashable], set[Hashable]]] = {}
+        # Each batch in flight: the plain keys it holds, the shared ones, and whether all its
+        # items overlap safely.
+        self._keys_in_flight: dict[int, tuple[set[Hashable], set[Hashable], bool]] = {}
         self._sizes_in_flight: dict[int, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
@@ -106,25 +112,31 @@ class GroupCommit(Generic[Item, Result]):
     ) -> tuple[
         list[_Waiting[Item, Result]],
         list[_Waiting[Item, Result]],
-        tuple[set[Hashable], set[Hashable]],
+        tuple[set[Hashable], set[Hashable], bool],
     ]:
-        """The next batch, the items it leaves queued, and the keys the batch holds (plain,
-        shared)."""
+        """The next batch, the items it leaves queued, and what the batch holds (plain keys,
+        shared keys, whether all its items overlap safely)."""
         batch: list[_Waiting[Item, Result]] = []
         left: list[_Waiting[Item, Result]] = []
         taken: set[Hashable] = set()
         taken_shared: set[Hashable] = set()
+        overlaps, all_safe = False, True
         # Keys held by batches in flight (of either kind), by the items taken, and by those
         # left behind: an item after one left behind with the same key waits too, so that the
         # two keep their order.
-        held_plain: set[Hashable] = set().union(*(p for p, _ in self._keys_in_flight.values()))
-        held_shared: set[Hashable] = set().union(*(s for _, s in self._keys_in_flight.values()))
+        in_flight = self._keys_in_flight.values()
+        held_plain: set[Hashable] = set().union(*(p for p, _, _ in in_flight))
+        held_shared: set[Hashable] = set().union(*(s for _, s, _ in in_flight))
+        # Shared keys of batches in flight that another batch may not overlap.
+        held_unsafely: set[Hashable] = set().union(*(s for _, s, safe in in_flight if not safe))
         held = held_plain | held_shared
         claimed: set[Hashable] = set()
         shared_claimed: set[Hashable] = set()
         for waiting in self._queue:
             keys = self._keys(waiting.item)
             shared = self._shared_keys(waiting.item) if self._shared_keys else set()
+            overlapped = shared & held_shared
+            safe = self._overlaps_safely is None or self._overlaps_safely(waiting.item)
             fits = (
                 len(batch) < self._max_batch
                 and keys.isdisjoint(held)
@@ -132,22 +144,30 @@ class GroupCommit(Generic[Item, Result]):
                 and keys.isdisjoint(shared_claimed)
                 and shared.isdisjoint(held_plain)
                 and shared.isdisjoint(claimed)
-                and self._may_overlap(shared & held_shared)
+                and (
+                    not overlapped
+                    or (safe and all_safe and self._may_overlap(overlapped, held_unsafely))
+                )
+                and (safe or not overlaps)
             )
             if fits:
                 batch.append(waiting)
                 taken |= keys
                 taken_shared |= shared
+                overlaps = overlaps or bool(overlapped)
+                all_safe = all_safe and safe
             else:
                 left.append(waiting)
             claimed |= keys
             shared_claimed |= shared
-        return batch, left, (taken, taken_shared)
+        return batch, left, (taken, taken_shared, all_safe)
 
-    def _may_overlap(self, in_flight: set[Hashable]) -> bool:
-        if not in_flight:
-            return True
-        return self._overlapping is not None and all(self._overlapping(k) for k in in_flight)
+    def _may_overlap(self, in_flight: set[Hashable], held_unsafely: set[Hashable]) -> bool:
+        return (
+            self._overlapping is not None
+            and in_flight.isdisjoint(held_unsafely)
+            and all(self._overlapping(k) for k in in_flight)
+        )
 
     async def _commit(self, batch: list[_Waiting[Item, Result]]) -> None:
         try:

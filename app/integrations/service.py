@@ -203,6 +203,13 @@ def _group_of(known: KnownKey, group_key: str) -> tuple[int, str, str]:
     return (known.service_id, "group", group_key)
 
 
+def _locks_only_its_groups(item: tuple[KnownKey, InboundBatch]) -> bool:
+    """A request that only triggers locks incidents only as its groups are looked up, in the
+    order every batch takes them in; one that acknowledges or resolves locks its alerts'
+    incidents first, out of that order."""
+    return _joins_only(item[1])
+
+
 def _joins_only(batch: InboundBatch) -> bool:
     return not batch.truncated_alerts and all(a.action is AlertAction.TRIGGER for a in batch.alerts)
 
@@ -236,6 +243,7 @@ class Gateway:
                 max_batch=INGEST_BATCH,
                 max_in_flight=max_in_flight,
                 overlapping=self._open_groups.__contains__,
+                overlaps_safely=_locks_only_its_groups,
             )
         )
         Gateway._live.add(self)

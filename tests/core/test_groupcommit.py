@@ -216,3 +216,43 @@ async def test_a_shared_key_said_to_overlap_runs_in_two_transactions_never_besid
     await gate.release(3)
     await gate.release(4)
     assert [await t for t in tasks] == ["G+1", "H+1", "H+2", "G+2", "G!3"]
+
+
+async def test_only_batches_of_items_that_overlap_safely_run_beside_one_another() -> None:
+    """An item that locks rows out of the shared keys' order (``a~``: an acknowledgement)
+    never shares a batch that overlaps another, and a batch holding one is never overlapped:
+    the two could each hold what the other waits for."""
+    gate = Gate()
+    together = GroupCommit(
+        gate.run,
+        keys=plain,
+        shared_keys=group,
+        max_batch=10,
+        max_in_flight=2,
+        overlapping=lambda held: held == "g",
+        overlaps_safely=lambda item: "~" not in item,
+    )
+    tasks = [asyncio.create_task(together.submit("g+1"))]
+    await settle()
+    tasks.append(asyncio.create_task(together.submit("x")))
+    await settle()
+    tasks += [asyncio.create_task(together.submit(i)) for i in ("g+2", "a~")]
+    await settle()
+    assert gate.batches == [["g+1"], ["x"]]
+    await gate.release(1)
+    assert gate.batches[2:] == [["g+2"]], "g+2 overlaps g+1; a~ may not go beside them"
+    await gate.release(0)
+    assert gate.batches[3:] == [["a~"]]
+    tasks.append(asyncio.create_task(together.submit("g+3~")))
+    await settle()
+    assert len(gate.batches) == 4, "an unsafe item does not overlap g+2"
+    await gate.release(2)
+    assert gate.batches[4:] == [["g+3~"]]
+    await gate.release(3)
+    tasks.append(asyncio.create_task(together.submit("g+4")))
+    await settle()
+    assert len(gate.batches) == 5, "nothing overlaps a batch holding an unsafe item"
+    await gate.release(4)
+    assert gate.batches[5:] == [["g+4"]]
+    await gate.release(5)
+    assert [await t for t in tasks] == ["G+1", "X", "G+2", "A~", "G+3~", "G+4"]

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from app.alerts import service as alerts_service
 from app.integrations.formats.alertmanager import fingerprint
 from tests.engine.conftest import Setup
 from tests.fakes.webhook import WebhookReceiver
@@ -346,6 +348,7 @@ async def test_joins_of_a_group_closed_elsewhere_at_once_open_one_incident(
     setup: Setup,
     engine: Engine,
     webhook_receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The gateway took the group for open, but someone resolved its incident in the web UI:
     the two transactions at once both find no open incident, the one that opens it wins and
@@ -369,6 +372,24 @@ async def test_joins_of_a_group_closed_elsewhere_at_once_open_one_incident(
         return await one_transaction(items)
 
     gateway._ingest_in_one_transaction = counted
+    postgresql = app.state.db.dialect == "postgresql"
+    if postgresql:
+        # Both look the group up before either opens it (else the second might start after
+        # the first's commit and simply join). SQLite's writers take turns: no such moment.
+        looked_up, both = 0, asyncio.Event()
+        look_up = alerts_service._open_group_incidents
+
+        async def in_step(*args: Any) -> Any:
+            nonlocal looked_up
+            found = await look_up(*args)
+            looked_up += 1
+            if looked_up == 2:
+                both.set()
+            if looked_up <= 2:
+                await asyncio.wait_for(both.wait(), timeout=10)
+            return found
+
+        monkeypatch.setattr(alerts_service, "_open_group_incidents", in_step)
     joining = [
         asyncio.create_task(client.post(AM, json=webhook("g4", alert), headers=headers))
         for alert in ("b", "c")
@@ -376,9 +397,9 @@ async def test_joins_of_a_group_closed_elsewhere_at_once_open_one_incident(
     await held.until_in_flight(2)
     held.release.set()
     answers = [await t for t in joining]
-    # PostgreSQL runs both at once and the loser's insert meets the winner's incident in the
-    # unique index; SQLite's writers take turns, so the second finds the incident open.
-    assert transactions == (3 if app.state.db.dialect == "postgresql" else 2)
+    # On PostgreSQL the loser's insert met the winner's incident in the unique index and went
+    # again alone; on SQLite the second found the incident open.
+    assert transactions == (3 if postgresql else 2)
     assert [a.status_code for a in answers] == [200, 200]
     created = [a.json()["created_incidents"] for a in answers]
     assert sorted(len(c) for c in created) == [0, 1], "one of them opened the group's incident"
