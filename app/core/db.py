@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.sql import sqltypes
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.types import TypeDecorator
 
 from app.core.clock import Clock
@@ -347,20 +348,9 @@ async def update_rows(
     dialect = connection.dialect
     named = [name for name in rows[0] if name != key]
     if dialect.name != "postgresql":
-        statement = (
-            update(table)
-            .where(table.c[key] == bindparam(f"given_{key}"))
-            .values(
-                {
-                    name: table.c[name] + bindparam(f"given_{name}")
-                    if name in added
-                    else bindparam(f"given_{name}")
-                    for name in named
-                }
-            )
-        )
         await connection.execute(
-            statement, [{f"given_{name}": value for name, value in row.items()} for row in rows]
+            _update_statement(table, key, tuple(named), added),
+            [{f"given_{name}": value for name, value in row.items()} for row in rows],
         )
         return
     columns = [table.c[name] for name in [key, *named]]
@@ -370,6 +360,25 @@ async def update_rows(
         table.name,
         _json_update_text(dialect, table.name, key, tuple(named), frozenset(added)),
         document,
+    )
+
+
+@lru_cache(maxsize=64)
+def _update_statement(
+    table: Table, key: str, columns: tuple[str, ...], added: frozenset[str]
+) -> Update:
+    # Built once per shape: a storm's batches each run it (decision 30).
+    return (
+        update(table)
+        .where(table.c[key] == bindparam(f"given_{key}"))
+        .values(
+            {
+                name: table.c[name] + bindparam(f"given_{name}")
+                if name in added
+                else bindparam(f"given_{name}")
+                for name in columns
+            }
+        )
     )
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import session_clock
@@ -39,6 +39,11 @@ class LinkNotUsable(BatonError):
 
 def new_link_token() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(TOKEN_DIGITS))
+
+
+def expired(now: datetime) -> ColumnElement[bool]:
+    """Links no sign-in can use any more (used or not)."""
+    return SignInLink.expires_at <= now
 
 
 def link_path(token: str) -> str:
@@ -69,9 +74,7 @@ async def request_link(
         return None
     now = session_clock(session).now()
     # Links that can no longer be used are of no interest to anyone: forget them.
-    await session.execute(
-        delete(SignInLink).where(SignInLink.user_id == user.id, SignInLink.expires_at <= now)
-    )
+    await session.execute(delete(SignInLink).where(SignInLink.user_id == user.id, expired(now)))
     token = new_link_token()
     link = SignInLink(
         user_id=user.id,

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import or_
-
 from app.core.db import Database
 from app.core.retention import delete_in_batches
+from app.web.magic_links import expired
 from app.web.models import SignInLink, WebSession
-from app.web.sessions import KEEP_ENDED
+from app.web.sessions import ended_long_ago
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +19,8 @@ async def prune(db: Database) -> int:
     """Delete what no sign-in can use any more; returns how many rows went. Any replica may
     run it: deleting twice deletes nothing."""
     now = db.clock.now()
-    cutoff = now - KEEP_ENDED
-    sessions = await delete_in_batches(
-        db, WebSession, or_(WebSession.expires_at <= cutoff, WebSession.revoked_at <= cutoff)
-    )
-    links = await delete_in_batches(db, SignInLink, SignInLink.expires_at <= now)
+    sessions = await delete_in_batches(db, WebSession, ended_long_ago(now))
+    links = await delete_in_batches(db, SignInLink, expired(now))
     if sessions or links:
         log.info("web sign-in state pruned", extra={"sessions": sessions, "links": links})
     return sessions + links

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import session_clock
@@ -85,11 +85,13 @@ def end_session(session: AsyncSession, row: WebSession) -> None:
         row.revoked_at = session_clock(session).now()
 
 
-async def _forget_ended(session: AsyncSession, user_id: int, now: datetime) -> None:
+def ended_long_ago(now: datetime) -> ColumnElement[bool]:
+    """Sessions that ended (expired or revoked) more than ``KEEP_ENDED`` before ``now``."""
     cutoff = now - KEEP_ENDED
+    return or_(WebSession.expires_at <= cutoff, WebSession.revoked_at <= cutoff)
+
+
+async def _forget_ended(session: AsyncSession, user_id: int, now: datetime) -> None:
     await session.execute(
-        delete(WebSession).where(
-            WebSession.user_id == user_id,
-            or_(WebSession.expires_at <= cutoff, WebSession.revoked_at <= cutoff),
-        )
+        delete(WebSession).where(WebSession.user_id == user_id, ended_long_ago(now))
     )

@@ -114,12 +114,13 @@ async def test_a_storm_of_webhooks_shares_transactions_and_pages_for_each_incide
 
 
 class HeldIngest:
-    """The gateway's ingest transactions one at a time, each held until ``release`` is set;
-    ``batches`` notes how many requests each carried."""
+    """The gateway's ingest transactions ``in_flight`` at a time (one unless told), each held
+    before it begins until ``release`` is set; ``batches`` notes how many requests each
+    carried."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, in_flight: int = 1) -> None:
         self.together = app.state.gateway._together
-        self.together._max_in_flight = 1
+        self.together._max_in_flight = in_flight
         self.release = asyncio.Event()
         self.batches: list[int] = []
         commit = self.together._run
@@ -278,30 +279,6 @@ async def test_an_acknowledgement_and_a_join_of_one_incident_in_one_transaction_
     webhook_receiver.assert_nothing_sent()
 
 
-class HeldBatches:
-    """The gateway's ingest transactions two at a time, each held before it begins until
-    ``release`` is set."""
-
-    def __init__(self, app: Any) -> None:
-        self.together = app.state.gateway._together
-        self.together._max_in_flight = 2
-        self.release = asyncio.Event()
-        commit = self.together._run
-
-        async def held(items: Any) -> Any:
-            await self.release.wait()
-            return await commit(items)
-
-        self.together._run = held
-
-    async def until_in_flight(self, items: int) -> None:
-        for _ in range(1_000):
-            if self.together.in_flight_items == items:
-                return
-            await asyncio.sleep(0.005)
-        raise AssertionError(f"{self.together.in_flight_items} requests in flight, not {items}")
-
-
 async def test_joins_of_an_open_group_run_in_two_transactions_at_once_and_both_count(
     client: httpx.AsyncClient,
     app: Any,
@@ -319,12 +296,12 @@ async def test_joins_of_an_open_group_run_in_two_transactions_at_once_and_both_c
     await engine.tick()
     await webhook_receiver.expect_event(path="/alice")
 
-    held = HeldBatches(app)
+    held = HeldIngest(app, in_flight=2)
     joining = [
         asyncio.create_task(client.post(AM, json=webhook("g3", alert), headers=headers))
         for alert in ("b", "c")
     ]
-    await held.until_in_flight(2)
+    await held.until(lambda together: together.in_flight_items == 2)
     assert held.together.waiting == 0, "the second did not wait for the first's commit"
     held.release.set()
     answers = [await t for t in joining]
@@ -361,7 +338,7 @@ async def test_joins_of_a_group_closed_elsewhere_at_once_open_one_incident(
     await webhook_receiver.expect_event(path="/alice")
     await api(client, setup.alice, "POST", f"/api/v1/incidents/{closed}/resolve", json={})
 
-    held = HeldBatches(app)
+    held = HeldIngest(app, in_flight=2)
     gateway = app.state.gateway
     transactions = 0
     one_transaction = gateway._ingest_in_one_transaction
@@ -394,7 +371,7 @@ async def test_joins_of_a_group_closed_elsewhere_at_once_open_one_incident(
         asyncio.create_task(client.post(AM, json=webhook("g4", alert), headers=headers))
         for alert in ("b", "c")
     ]
-    await held.until_in_flight(2)
+    await held.until(lambda together: together.in_flight_items == 2)
     held.release.set()
     answers = [await t for t in joining]
     # On PostgreSQL the loser's insert met the winner's incident in the unique index and went
